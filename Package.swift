@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Numeric targets are always compiled with full optimisation of their inner loops.
+let numericFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Loupe",
+    products: [
+        .executable(name: "loupe", targets: ["loupe"]),
+        .library(name: "LoupeTensor", targets: ["LoupeTensor"]),
+        .library(name: "LoupeIO", targets: ["LoupeIO"]),
+        .library(name: "LoupeScript", targets: ["LoupeScript"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas"),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+
+        // Cores, each importing only those before it.
+        .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
+        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO"]),
+        .executableTarget(
+            name: "loupe",
+            dependencies: [
+                "LoupeScript", "CEditLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,9 @@
+#ifndef LOUPE_CBLAS_SHIM_H
+#define LOUPE_CBLAS_SHIM_H
+#include <cblas.h>
+
+/* LAPACK routines shipped inside OpenBLAS (Fortran calling convention). */
+void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *lda, float *s,
+             float *u, const int *ldu, float *vt, const int *ldvt, float *work, const int *lwork,
+             int *iwork, int *info);
+#endif

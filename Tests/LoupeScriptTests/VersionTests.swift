@@ -1,0 +1,3 @@
+import XCTest
+@testable import LoupeScript
+final class VersionTests: XCTestCase { func testVersion() { XCTAssertFalse(loupeVersion.isEmpty) } }
