@@ -36,6 +36,10 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeIO", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeScript"]),
+
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),

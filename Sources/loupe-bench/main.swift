@@ -1,0 +1,2 @@
+import LoupeIO
+print("loupe-bench: benchmarks arrive with the tensor core")

@@ -1,0 +1,2 @@
+import LoupeScript
+print("loupe-fuzz: fuzz targets arrive with the file formats")
