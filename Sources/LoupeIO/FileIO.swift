@@ -37,7 +37,7 @@ public enum FileIO {
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LoupeError("\(op): cannot create '\(temporary)': \(errnoText())") }
+        guard fd >= 0 else { throw LoupeError("\(op): cannot create a temporary file for '\(path)' (\(temporary)): \(errnoText())") }
         var ok = false
         defer {
             if !ok { unlink(temporary) }
