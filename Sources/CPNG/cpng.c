@@ -125,6 +125,18 @@ int loupe_png_decode(const unsigned char *data, size_t size, uint64_t max_pixels
                  (unsigned)width, (unsigned)height, (unsigned long long)max_pixels);
         png_error(png, text);
     }
+    {
+        /* Deflate compresses at most 1032:1, so a file this small cannot hold the image: refuse
+         * before allocating memory for it (a tiny file must not make us allocate gigabytes). */
+        uint64_t bits = (uint64_t)width * (uint64_t)png_get_channels(png, info) * (uint64_t)bit_depth;
+        uint64_t raw = ((bits + 7) / 8 + 1) * (uint64_t)height;
+        if (raw > (uint64_t)size * 1100u + 4096u) {
+            char text[160];
+            snprintf(text, sizeof text, "file of %llu bytes is too small to hold a %u x %u image (truncated?)",
+                     (unsigned long long)size, (unsigned)width, (unsigned)height);
+            png_error(png, text);
+        }
+    }
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
