@@ -7,7 +7,7 @@ import Glibc
 /// loops run over contiguous buffers on both cores for large tensors.
 extension Tensor {
     /// Applies `forward` elementwise and records a backward of `grad * derivative(x, y)`.
-    @inlinable
+    @inline(__always)
     func unaryOp(_ op: String, _ forward: @escaping (Float) -> Float,
                  derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         let result = map(forward)
@@ -41,7 +41,10 @@ extension Tensor {
     }
 
     /// e^x.
-    public func exp() -> Tensor { unaryOp("exp", { expf($0) }) { _, y in y } }
+    public func exp() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.exp(src, dst, count: n) }
+        return Tensor.record(result, op: "exp", inputs: [self]) { grad in [try grad * result] }
+    }
 
     /// Natural logarithm.
     public func log() -> Tensor { unaryOp("log", { logf($0) }) { x, _ in 1 / x } }
@@ -65,7 +68,13 @@ extension Tensor {
 
     /// Logistic sigmoid 1 / (1 + e^-x).
     public func sigmoid() -> Tensor {
-        unaryOp("sigmoid", { Tensor.sigmoidScalar($0) }) { _, y in y * (1 - y) }
+        let result = pointwise { src, dst, n in
+            FastMath.exp(src, dst, count: n, sign: -1)
+            for i in 0..<n { dst[i] = 1 / (1 + dst[i]) }
+        }
+        return Tensor.record(result, op: "sigmoid", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * y * (1 - y) }]
+        }
     }
 
     @usableFromInline
