@@ -64,7 +64,12 @@ extension Tensor {
     public func cos() -> Tensor { unaryOp("cos", { cosf($0) }) { x, _ in -sinf(x) } }
 
     /// Hyperbolic tangent.
-    public func tanh() -> Tensor { unaryOp("tanh", { tanhf($0) }) { _, y in 1 - y * y } }
+    public func tanh() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.tanh(src, dst, count: n) }
+        return Tensor.record(result, op: "tanh", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * (1 - y * y) }]
+        }
+    }
 
     /// Logistic sigmoid 1 / (1 + e^-x).
     public func sigmoid() -> Tensor {

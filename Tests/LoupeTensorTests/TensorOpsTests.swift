@@ -183,4 +183,24 @@ final class FastMathTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(worst, 2, "worst error \(worst) ulp")
     }
+
+    /// The vectorized tanh stays within 2 ulp of the C library (or 1e-7 absolute near 0).
+    func testFastTanhCloseToLibm() {
+        var inputs: [Float] = stride(from: -12, through: 12, by: 0.000913).map { Float($0) }
+        inputs += [0, -0, .infinity, -.infinity, .nan, 1e-30, -1e-30, 0.625, -0.625]
+        var outputs = [Float](repeating: 0, count: inputs.count)
+        inputs.withUnsafeBufferPointer { src in
+            outputs.withUnsafeMutableBufferPointer { dst in
+                FastMath.tanh(src.baseAddress!, dst.baseAddress!, count: src.count)
+            }
+        }
+        var worst: Float = 0
+        for (x, y) in zip(inputs, outputs) {
+            let reference = Foundation.tanh(x)
+            if reference.isNaN { XCTAssertTrue(y.isNaN); continue }
+            let ulps = Swift.abs(y - reference) / Swift.max(reference.magnitude.ulp, Float.leastNormalMagnitude)
+            worst = Swift.max(worst, ulps)
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "worst error \(worst) ulp")
+    }
 }
