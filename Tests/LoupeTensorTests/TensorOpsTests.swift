@@ -45,6 +45,11 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try big.sum().item(), Float(Double(n) * Double(n + 1) / 2))
         XCTAssertEqual(try big.max().item(), Float(n))
         XCTAssertEqual(try big.mean().item(), Float(Double(n + 1) / 2))
+        // Reducing leading axes (column sums, blocked and parallel) agrees with the row path.
+        let y = try randomTensor([20, 3, 1200], seed: 5)
+        assertClose(try y.sum(axes: [0, 1]), try y.permuted([2, 0, 1]).sum(axes: [1, 2]), rtol: 1e-5, atol: 1e-5, "sum of leading axes")
+        assertClose(try y.mean(axes: [0], keepDims: true), try y.permuted([1, 2, 0]).mean(axes: [2]).unsqueezed(axis: 0),
+                    rtol: 1e-5, atol: 1e-6, "mean of the first axis")
     }
 
     func testCreation() throws {
