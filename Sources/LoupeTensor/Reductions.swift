@@ -159,14 +159,42 @@ extension Tensor {
         }
     }
 
-    /// Variance over `axes`; `unbiased` divides by n - 1 (Bessel's correction).
+    /// Variance over `axes`; `unbiased` divides by n - 1 (Bessel's correction). Two passes
+    /// per row in float64 (mean, then squared deviations).
     public func variance(axes: [Int]? = nil, unbiased: Bool = false, keepDims: Bool = false) throws -> Tensor {
         let plan = try reductionPlan(axes, keepDims: keepDims, op: "variance")
-        let n = plan.inner
-        let divisor = Float(n - (unbiased ? 1 : 0))
-        let centered = try self - mean(axes: axes, keepDims: true)
-        let squares = try (centered * centered).sum(axes: axes, keepDims: keepDims)
-        return try squares / Tensor(divisor)
+        let divisor = Double(plan.inner - (unbiased ? 1 : 0))
+        let result = Tensor.reduceRows(plan, row: { p, n in
+            let mean = Tensor.sumRow(p, n) / Double(n)
+            var s0 = 0.0, s1 = 0.0
+            var i = 0
+            while i + 2 <= n {
+                let d0 = Double(p[i]) - mean, d1 = Double(p[i + 1]) - mean
+                s0 += d0 * d0; s1 += d1 * d1
+                i += 2
+            }
+            if i < n { let d = Double(p[i]) - mean; s0 += d * d }
+            return (s0 + s1) / divisor
+        }, combine: { _, _ in .nan })
+        // A single huge row is split in parallel chunks whose partial variances cannot simply
+        // be combined; compose from sums instead in that rare case.
+        if plan.outer == 1 && plan.inner >= Parallel.minimumParallelCount {
+            let centered = try detached() - detached().mean(axes: axes, keepDims: true)
+            let value = try (centered * centered).sum(axes: axes, keepDims: keepDims) / Tensor(Float(divisor))
+            return try varianceRecorded(value, plan: plan, divisor: divisor)
+        }
+        return try varianceRecorded(result, plan: plan, divisor: divisor)
+    }
+
+    private func varianceRecorded(_ result: Tensor, plan: ReductionPlan, divisor: Double) throws -> Tensor {
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached(), kept = plan.keptShape, axes = plan.axes, inputShape = shape
+        let scale = Float(2 / divisor)
+        return Tensor.record(result, op: "variance", inputs: [self]) { grad in
+            let mean = try input.mean(axes: axes, keepDims: true).expanded(to: inputShape)
+            let g = try Tensor.expandReducedGradient(grad, keptShape: kept, inputShape: inputShape)
+            return [Tensor.ternaryMap(g, input, mean) { g, x, m in g * scale * (x - m) }]
+        }
     }
 
     /// Standard deviation over `axes`: the square root of `variance`.

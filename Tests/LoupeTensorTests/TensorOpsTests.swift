@@ -45,6 +45,8 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try big.sum().item(), Float(Double(n) * Double(n + 1) / 2))
         XCTAssertEqual(try big.max().item(), Float(n))
         XCTAssertEqual(try big.mean().item(), Float(Double(n + 1) / 2))
+        XCTAssertEqual(try big.variance().item(), Float((Double(n) * Double(n) - 1) / 12), accuracy: 1e-5 * Float(n) * Float(n) / 12)
+        XCTAssertEqual(try big.sliced(axis: 0, end: 30000).variance(unbiased: true).item(), Float(30000.0 * 30001 / 12), accuracy: 1)
         // Reducing leading axes (column sums, blocked and parallel) agrees with the row path.
         let y = try randomTensor([20, 3, 1200], seed: 5)
         assertClose(try y.sum(axes: [0, 1]), try y.permuted([2, 0, 1]).sum(axes: [1, 2]), rtol: 1e-5, atol: 1e-5, "sum of leading axes")
