@@ -142,7 +142,11 @@ extension Tensor {
             throw LoupeError("clamp: at least one of min and max must be given")
         }
         let lo = low ?? -.infinity, hi = high ?? .infinity
-        return unaryOp("clamp", { x in x < lo ? lo : (x > hi ? hi : x) }) { x, _ in
+        // As torch: NaN stays NaN, and max wins when min > max.
+        return unaryOp("clamp", { x in
+            let raised = x < lo ? lo : x
+            return raised > hi ? hi : raised
+        }) { x, _ in
             x >= lo && x <= hi ? 1 : 0
         }
     }

@@ -85,6 +85,10 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertFalse(try leaf.greater(Tensor(2)).requiresGrad)
         XCTAssertFalse(try GradMode.withoutGrad { try leaf.exp().sum() }.requiresGrad)
         XCTAssertEqual(try Tensor(4).sqrt().item(), 2)
+        XCTAssertEqual(try Tensor([-1, 0.5, 3]).clamped(min: 1, max: 0).scalars, [0, 0, 0], "max wins when min > max")
+        XCTAssertTrue(try Tensor([.nan]).clamped(min: 0, max: 1).item().isNaN)
+        XCTAssertTrue(try Tensor([.nan, 1]).max().item().isNaN)
+        XCTAssertEqual(try Tensor([1, .nan, 3]).argmax().item(), 1, "NaN counts as the largest")
         XCTAssertEqual(try Tensor([0]).norm().requiringGrad().item(), 0)
         // The 2-norm's gradient at 0 is 0, not NaN (as torch).
         let zero = try Tensor.zeros([3]).requiringGrad()
@@ -142,7 +146,7 @@ final class TensorOpsTests: XCTestCase {
         assertThrows("unsqueeze: axis 3 is out of range for a tensor of shape [2, 3]") { try x.unsqueezed(axis: 3) }
         assertThrows("split: sizes [1, 1] do not add up to 3, the length of axis 1 of shape [2, 3]") { try x.split(sizes: [1, 1], axis: 1) }
         assertThrows("chunk: count must be positive, got 0") { try x.chunk(0) }
-        assertThrows("slice: step cannot be zero (axis 0 of shape [2, 3])") { try x.sliced(axis: 0, step: 0) }
+        assertThrows("slice: invalid step 0 (axis 0 of shape [2, 3])") { try x.sliced(axis: 0, step: 0) }
         assertThrows("index_select: index 3 is out of range for axis 1 of shape [2, 3]") { try x.indexSelect(axis: 1, indices: [0, 3]) }
         assertThrows("gather: index 3.0 is out of range for axis 1 of shape [2, 3]") { try x.gather(axis: 1, index: Tensor.full([2, 1], 3)) }
         assertThrows("gather: index of shape [3, 1] does not fit input of shape [2, 3] along axis 1") { try x.gather(axis: 1, index: Tensor.zeros([3, 1])) }
@@ -162,7 +166,17 @@ final class TensorOpsTests: XCTestCase {
         assertThrows("arange: invalid range start 0.0, end 1.0, step 0.0") { try Tensor.arange(start: 0, end: 1, step: 0) }
         assertThrows("linspace: count must be non-negative, got -1") { try Tensor.linspace(0, 1, count: -1) }
         assertThrows("eye: sizes must be non-negative, got -1 x -1") { try Tensor.eye(-1) }
+        // Extreme arguments throw instead of trapping.
+        assertThrows("arange: range start 0.0, end 1e+30, step 1.0 is too large") { try Tensor.arange(end: 1e30) }
+        assertThrows("tile: tiling shape [2, 3] by [9223372036854775807, 2] is too large") { try x.tiled([Int.max, 2]) }
+        assertThrows("repeat_interleave: repeating shape [2, 3] 4611686018427387904 times is too large") { try x.repeated(1 << 62, axis: 1) }
+        assertThrows("pad: widths [(0, 9223372036854775807)] are too large for shape [2, 3]") { try x.padded([(0, Int.max)]) }
+        XCTAssertEqual(try x.sliced(axis: 1, start: 0, end: nil, step: Int.max).shape, [2, 1])
+        XCTAssertEqual(try x.sliced(axis: 1, step: -Int.max).shape, [2, 1])
+        XCTAssertEqual(try Tensor.arange(end: 4).rolled(shifts: [Int.min], axes: [0]).scalars, [0, 1, 2, 3])
         var rng = RandomGenerator(seed: 1)
+        assertThrows("randint: range -9223372036854775808..<9223372036854775807 is too large") {
+            try Tensor.randint([1], low: Int.min, high: Int.max, generator: &rng) }
         assertThrows("randint: empty range 3..<3") { try Tensor.randint([2], low: 3, high: 3, generator: &rng) }
         assertThrows("normal: negative dimension in shape [-1]") { try Tensor.normal([-1], generator: &rng) }
     }
