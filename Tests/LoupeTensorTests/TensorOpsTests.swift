@@ -30,6 +30,7 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try x.sliced(axis: 1, start: -1, step: -2).scalars, [4, 2, 0, 9, 7, 5])
         XCTAssertEqual(try x.sliced(axis: 1, start: 10, end: 20).shape, [2, 0])
         XCTAssertEqual(try x.indexed([.all, .index(-1)]).scalars, [4, 9])
+        XCTAssertTrue(try x.indexed([.all, .index(-1)]).storage === x.storage, "integer indexing is a view")
         XCTAssertEqual(try x.indexed([.newAxis, .index(1)]).shape, [1, 5])
     }
 
