@@ -20,8 +20,9 @@ struct ConvGeometry {
         let rows = channels * kernelArea
         let rowLength = batch * outArea
         let g = self
-        Parallel.forEach(min(rows, Parallel.workers * 4)) { chunk in
-            let per = (rows + Parallel.workers * 4 - 1) / (Parallel.workers * 4)
+        let per = max(1, (rows + Parallel.workers * 4 - 1) / (Parallel.workers * 4))
+        let chunks = (rows + per - 1) / per
+        Parallel.forEach(chunks) { chunk in
             for row in (chunk * per)..<min(rows, (chunk + 1) * per) {
                 let c = row / g.kernelArea, ki = (row % g.kernelArea) / g.kw, kj = row % g.kw
                 let dst = col + row * rowLength
