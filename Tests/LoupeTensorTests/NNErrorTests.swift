@@ -100,3 +100,25 @@ final class NNErrorTests: XCTestCase {
         assertError(["irfft2", "[4, 3, 3]"]) { try NN.irfft2(self.z([4, 3, 3]), size: (4, 4)) }
     }
 }
+
+extension NNErrorTests {
+    func testAbsurdHyperParametersThrowInsteadOfCrashing() {
+        let x = z([1, 1, 4, 4]), w = z([1, 1, 2, 2])
+        assertError(["conv2d", "padding"]) { try NN.conv2d(x, weight: w, stride: 1, padding: Int.max) }
+        assertError(["conv2d", "dilation"]) { try NN.conv2d(x, weight: w, stride: 1, dilation: Int.max) }
+        assertError(["conv2d", "too large"]) { try NN.conv2d(x, weight: w, padding: (1 << 24, 1 << 24)) }
+        assertError(["convTranspose2d"]) { try NN.convTranspose2d(x, weight: w, stride: Int.max) }
+        assertError(["avgPool2d"]) { try NN.avgPool2d(x, kernel: Int.max, padding: Int.max / 2) }
+        assertError(["maxPool2d"]) { try NN.maxPool2d(x, kernel: 2, dilation: Int.max) }
+        assertError(["upsampleNearest2d"]) { try NN.upsampleNearest2d(x, scale: 1e30) }
+        assertError(["irfft2", "no frequencies"]) { try NN.irfft2(self.z([2, 0, 3, 2]), size: (4, 4)) }
+    }
+
+    func testEmptyBatchGivesZeroWeightGradient() throws {
+        let x = z([0, 2, 4, 4]), w = try Tensor.ones([3, 2, 3, 3]).requiringGrad()
+        let y = try NN.conv2d(x, weight: w, stride: 1, padding: 1)
+        XCTAssertEqual(y.shape, [0, 3, 4, 4])
+        let g = try Autograd.gradients(of: y, wrt: [w], seed: y.detached())[0]
+        XCTAssertEqual(g.scalars, [Float](repeating: 0, count: 54))
+    }
+}

@@ -15,7 +15,8 @@ extension NN {
                         dilation: dilation, groups: groups, op: "conv2d")
     }
 
-    /// `conv2d` with the same stride, padding and dilation along height and width.
+    /// `conv2d` with the same stride, padding and dilation along height and width (pass
+    /// `stride:` to select this overload).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int,
                               padding: Int = 0, dilation: Int = 1, groups: Int = 1) throws -> Tensor {
         try conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
@@ -44,8 +45,10 @@ extension NN {
     /// Validates convolution hyper-parameters.
     static func checkConvParameters(stride: (Int, Int), padding: [Int], dilation: (Int, Int), groups: Int,
                                     op: String, shapes: String) throws {
+        let limit = 1 << 24
         guard stride.0 >= 1, stride.1 >= 1, dilation.0 >= 1, dilation.1 >= 1, groups >= 1,
-              padding.allSatisfy({ $0 >= 0 }) else {
+              padding.allSatisfy({ $0 >= 0 && $0 <= limit }),
+              [stride.0, stride.1, dilation.0, dilation.1, groups].allSatisfy({ $0 <= limit }) else {
             throw LoupeError("\(op): invalid stride (\(stride.0), \(stride.1)), padding \(describe(shape: padding)), dilation (\(dilation.0), \(dilation.1)) or groups \(groups) for \(shapes)")
         }
     }
@@ -76,6 +79,8 @@ extension NN {
                                     padTop: padding.0, padLeft: padding.2, dilationH: dilation.0,
                                     dilationW: dilation.1, outHeight: ho, outWidth: wo)
         let og = o / groups, kk = cg * kh * kw, l = ho * wo
+        _ = try Tensor.checkedCount([n, o, ho, wo], op: op)
+        _ = try Tensor.checkedCount([kk, n, ho, wo], op: op)
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
@@ -104,7 +109,7 @@ extension NN {
         return Tensor.record(result, op: op, inputs: inputs) { grad in
             let gc = grad.contiguous()
             let gx = needX ? zeroTensor([n, c, h, w]) : nil
-            let gw = needW ? Tensor.uninitialized([o, cg, kh, kw]) : nil
+            let gw = needW ? zeroTensor([o, cg, kh, kw]) : nil
             var gb: Tensor? = nil
             withExtendedLifetime((gc, xd, wd)) {
                 let pg = base(gc)
