@@ -81,6 +81,9 @@ extension NN {
         let og = o / groups, kk = cg * kh * kw, l = ho * wo
         _ = try Tensor.checkedCount([n, o, ho, wo], op: op)
         _ = try Tensor.checkedCount([kk, n, ho, wo], op: op)
+        if cg == 1 && groups == c && groups > 1 {
+            return depthwiseConvolution(x, weight: weight, bias: bias, geometry: geometry, op: op)
+        }
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
