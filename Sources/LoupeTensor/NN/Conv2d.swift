@@ -79,6 +79,8 @@ extension NN {
                                     padTop: padding.0, padLeft: padding.2, dilationH: dilation.0,
                                     dilationW: dilation.1, outHeight: ho, outWidth: wo)
         let og = o / groups, kk = cg * kh * kw, l = ho * wo
+        // A 1x1, stride-1, unpadded convolution of a single image reads the input as its columns.
+        let pointwise = n == 1 && kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0, 0, 0)
         _ = try Tensor.checkedCount([n, o, ho, wo], op: op)
         _ = try Tensor.checkedCount([kk, n, ho, wo], op: op)
         if cg == 1 && groups == c && groups > 1 {
@@ -88,14 +90,20 @@ extension NN {
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
             withExtendedLifetime((xc, wc, bc)) {
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: pointwise ? 1 : max(kk * n * l, 1))
                 let tmp = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
                 defer { col.deallocate(); tmp?.deallocate() }
                 let dst = base(result)
                 for g in 0..<groups {
-                    geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                    let columns: UnsafePointer<Float>
+                    if pointwise {
+                        columns = UnsafePointer(base(xc) + g * cg * l)
+                    } else {
+                        geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                        columns = UnsafePointer(col)
+                    }
                     let out = tmp ?? (dst + g * og * l)
-                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: col, ldb: n * l,
+                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: columns, ldb: n * l,
                           c: out, ldc: n * l)
                     if let tmp {
                         scatterChannels(tmp, batch: n, total: o, start: g * og, count: og, area: l, into: dst)
@@ -134,9 +142,15 @@ extension NN {
                                         into: base(gx))
                     }
                     if let gw {
-                        geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
-                                        into: col)
-                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: col, ldb: n * l,
+                        let columns: UnsafePointer<Float>
+                        if pointwise {
+                            columns = UnsafePointer(base(xd) + g * cg * l)
+                        } else {
+                            geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
+                                            into: col)
+                            columns = UnsafePointer(col)
+                        }
+                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: columns, ldb: n * l,
                               c: base(gw) + g * og * kk, ldc: kk)
                     }
                 }
