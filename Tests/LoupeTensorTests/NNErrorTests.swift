@@ -122,3 +122,15 @@ extension NNErrorTests {
         XCTAssertEqual(g.scalars, [Float](repeating: 0, count: 54))
     }
 }
+
+extension NNErrorTests {
+    func testEmptyInputsGiveEmptyOutputs() throws {
+        XCTAssertEqual(try NN.maxPool2d(z([0, 3, 4, 4]), kernel: 2).shape, [0, 3, 2, 2])
+        XCTAssertEqual(try NN.avgPool2d(z([0, 3, 4, 4]), kernel: 2).shape, [0, 3, 2, 2])
+        XCTAssertEqual(try NN.layerNorm(z([0, 6]), shape: [6]).shape, [0, 6])
+        XCTAssertEqual(try NN.softmax(z([0, 6])).shape, [0, 6])
+        XCTAssertEqual(try NN.linear(z([0, 6]), weight: z([2, 6])).shape, [0, 2])
+        XCTAssertEqual(try NN.upsampleBilinear2d(z([0, 1, 2, 2]), size: (3, 3)).shape, [0, 1, 3, 3])
+        XCTAssertEqual(try NN.embedding(z([0]), weight: z([3, 2])).shape, [0, 2])
+    }
+}

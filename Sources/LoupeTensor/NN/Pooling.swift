@@ -68,7 +68,7 @@ extension NN {
         let planes = x.count / (h * w)
         let outShape = Array(x.shape.dropLast(2)) + [ho, wo]
         let result = Tensor.uninitialized(outShape)
-        var argmax = [Int32](repeating: -1, count: planes * ho * wo)
+        var argmax = [Int32](repeating: -1, count: max(planes * ho * wo, 1))
         let xc = x.contiguous()
         withExtendedLifetime(xc) {
             argmax.withUnsafeMutableBufferPointer { arg in
