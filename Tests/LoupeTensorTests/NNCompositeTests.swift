@@ -50,6 +50,22 @@ final class NNCompositeTests: XCTestCase {
         }
     }
 
+    func testDecoderBlockGradients() throws {
+        var rng = RandomGenerator(seed: 17)
+        let x = try random([1, 4, 3, 3], &rng)
+        let w = try random([4, 3, 3, 3], &rng, scale: 0.5), dw = try random([6, 1, 3, 3], &rng, scale: 0.5)
+        let gamma = try random([6], &rng)
+        let r = try random([1, 6, 2, 2], &rng)
+        try assertGradientsMatchFiniteDifferences([x, w, dw, gamma], step: 1e-2, rtol: 3e-2, atol: 5e-3) { t in
+            let up = try NN.convTranspose2d(t[0], weight: t[1], stride: 2, padding: 1, outputPadding: 1)
+            let big = try NN.upsampleBilinear2d(up, size: (8, 7), alignCorners: false)
+            let d = try NN.conv2d(big, weight: t[2], stride: 1, padding: 1, groups: 3)
+            let n = try NN.groupNorm(d, groups: 2, weight: t[3])
+            let pooled = try NN.adaptiveAvgPool2d(try NN.avgPool2d(n, kernel: 2, countIncludePad: false), outputSize: 2)
+            return NN.reduce(try NN.logSoftmax(pooled * r, axis: 1), .sum)
+        }
+    }
+
     func testLossGradients() throws {
         var rng = RandomGenerator(seed: 13)
         let logits = try random([4, 5], &rng)
