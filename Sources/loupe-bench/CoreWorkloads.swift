@@ -1,0 +1,47 @@
+import CBLAS
+import Foundation
+import LoupeTensor
+
+/// Workloads on the tensor core: matmul against direct sgemm, and memcpy bandwidth.
+enum CoreWorkloads {
+    static func random(_ shape: [Int], seed: UInt64) throws -> Tensor {
+        var rng = RandomGenerator(seed: seed)
+        return try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.nextNormal() })
+    }
+
+    /// Loupe `matmul` vs `cblas_sgemm` on the same square matrices, interleaved.
+    static func matmul(_ n: Int) throws -> BenchRow {
+        let a = try random([n, n], seed: 1), b = try random([n, n], seed: 2)
+        let c = Tensor.uninitialized([n, n])
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer
+        let loupe: () throws -> Void = { _ = try a.matmul(b) }
+        let direct: () throws -> Void = {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
+                        1, pa, Int32(n), pb, Int32(n), 0, pc, Int32(n))
+        }
+        let times = try withExtendedLifetime((a, b, c)) { try Timing.medians([loupe, direct]) }
+        let flops = 2 * Double(n) * Double(n) * Double(n)
+        return BenchRow(name: "matmul \(n)", unit: .gflops, loupe: flops / times[0] / 1e9,
+                        baseline: flops / times[1] / 1e9, baselineName: "sgemm")
+    }
+
+    /// GB/s of copying `floats` floats with memcpy, counting bytes read plus written.
+    static func memcpyBandwidth(floats: Int) throws -> Double {
+        let bytes = floats * MemoryLayout<Float>.stride
+        let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { source.deallocate(); target.deallocate() }
+        memset(source, 1, bytes)
+        memset(target, 0, bytes)
+        let seconds = try Timing.median { memcpy(target, source, bytes) }
+        return 2 * Double(bytes) / seconds / 1e9
+    }
+
+    /// A bandwidth row: `body` reads and writes `floats` floats each (2 x bytes), compared with
+    /// memcpy of the same bytes.
+    static func bandwidth(_ name: String, floats: Int, _ body: () throws -> Void) throws -> BenchRow {
+        let seconds = try Timing.median(body)
+        return BenchRow(name: name, unit: .gbps, loupe: 2 * Double(floats * 4) / seconds / 1e9,
+                        baseline: try memcpyBandwidth(floats: floats), baselineName: "memcpy")
+    }
+}
