@@ -56,6 +56,13 @@ def main():
             s = median_seconds(lambda: F.conv2d(x, w, bias, stride=stride, padding=pad))
             rows[name] = {"value": flops / s / 1e9, "unit": "GFLOPS"}
 
+        x, y = rand(1576, 3072), rand(1576, 3072)
+        s = median_seconds(lambda: x + y)
+        rows["add [1576, 3072]"] = {"value": 3 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        xt = x.t()
+        s = median_seconds(lambda: xt.contiguous())
+        rows["transpose copy [3072, 1576]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+
         x = rand(12, 197, 197)
         s = median_seconds(lambda: torch.softmax(x, dim=-1))
         rows["softmax [12, 197, 197]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
@@ -66,22 +73,24 @@ def main():
         s = median_seconds(lambda: F.gelu(x))
         rows["gelu [1576, 3072]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
 
-    # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072.
+    # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072; separate q/k/v
+    # projections and explicit softmax attention, exactly as loupe-bench builds it from its ops.
     dim, heads, tokens = 768, 12, 197
 
     def param(*shape, scale=0.02):
         return (rand(*shape) * scale).requires_grad_(True)
 
     p = {"ln1w": torch.ones(dim, requires_grad=True), "ln1b": torch.zeros(dim, requires_grad=True),
-         "qkvw": param(3 * dim, dim), "qkvb": param(3 * dim), "projw": param(dim, dim), "projb": param(dim),
+         "qw": param(dim, dim), "qb": param(dim), "kw": param(dim, dim), "kb": param(dim),
+         "vw": param(dim, dim), "vb": param(dim), "projw": param(dim, dim), "projb": param(dim),
          "ln2w": torch.ones(dim, requires_grad=True), "ln2b": torch.zeros(dim, requires_grad=True),
          "fc1w": param(4 * dim, dim), "fc1b": param(4 * dim), "fc2w": param(dim, 4 * dim), "fc2b": param(dim)}
     x = rand(1, tokens, dim).requires_grad_(True)
 
     def block():
         h = F.layer_norm(x, (dim,), p["ln1w"], p["ln1b"])
-        qkv = F.linear(h, p["qkvw"], p["qkvb"]).reshape(1, tokens, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        q, k, v = (F.linear(h, p[n + "w"], p[n + "b"]).reshape(1, tokens, heads, dim // heads).permute(0, 2, 1, 3)
+                   for n in "qkv")
         scores = (q @ k.transpose(-2, -1)) * (dim // heads) ** -0.5
         attn = torch.softmax(scores, dim=-1) @ v
         attn = attn.transpose(1, 2).reshape(1, tokens, dim)

@@ -37,11 +37,23 @@ enum CoreWorkloads {
         return 2 * Double(bytes) / seconds / 1e9
     }
 
-    /// A bandwidth row: `body` reads and writes `floats` floats each (2 x bytes), compared with
-    /// memcpy of the same bytes.
+    /// A bandwidth row: `body` moves `floats` floats (read plus written) and is compared with
+    /// memcpy of the same number of bytes.
     static func bandwidth(_ name: String, floats: Int, _ body: () throws -> Void) throws -> BenchRow {
         let seconds = try Timing.median(body)
-        return BenchRow(name: name, unit: .gbps, loupe: 2 * Double(floats * 4) / seconds / 1e9,
-                        baseline: try memcpyBandwidth(floats: floats), baselineName: "memcpy")
+        return BenchRow(name: name, unit: .gbps, loupe: Double(floats * 4) / seconds / 1e9,
+                        baseline: try memcpyBandwidth(floats: floats / 2), baselineName: "memcpy")
+    }
+
+    /// Broadcasting add of two equal shapes (reads 2n, writes n floats).
+    static func add() throws -> BenchRow {
+        let x = try random([1576, 3072], seed: 10), y = try random([1576, 3072], seed: 11)
+        return try bandwidth("add [1576, 3072]", floats: 3 * x.count) { _ = try x + y }
+    }
+
+    /// Materialising a transposed view (reads and writes n floats).
+    static func transposeCopy() throws -> BenchRow {
+        let x = try random([1576, 3072], seed: 12).transposed()
+        return try bandwidth("transpose copy [3072, 1576]", floats: 2 * x.count) { _ = x.contiguousCopy() }
     }
 }

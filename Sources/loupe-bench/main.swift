@@ -40,6 +40,8 @@ do {
     for n in [256, 512, 1024, 2048] {
         try add("matmul \(n)") { try CoreWorkloads.matmul(n) }
     }
+    try add("add [1576, 3072]") { try CoreWorkloads.add() }
+    try add("transpose copy [3072, 1576]") { try CoreWorkloads.transposeCopy() }
     try ModelWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
 } catch {
