@@ -73,6 +73,16 @@ def main():
         s = median_seconds(lambda: F.gelu(x))
         rows["gelu [1576, 3072]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
 
+    shapes = [(2304, 768), (2304,), (768, 768), (768,), (3072, 768), (3072,),
+              (768, 3072), (768,), (768,), (768,), (768,), (768,)]
+    params = [rand(*shape).requires_grad_(True) for shape in shapes]
+    for t in params:
+        t.grad = rand(*t.shape)
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    total = sum(t.numel() for t in params)
+    s = median_seconds(opt.step)
+    rows["adamw step vit-b block (7.1M)"] = {"value": 7 * total * 4 / s / 1e9, "unit": "GB/s"}
+
     # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072; separate q/k/v
     # projections and explicit softmax attention, exactly as loupe-bench builds it from its ops.
     dim, heads, tokens = 768, 12, 197

@@ -56,4 +56,24 @@ enum CoreWorkloads {
         let x = try random([1576, 3072], seed: 12).transposed()
         return try bandwidth("transpose copy [3072, 1576]", floats: 2 * x.count) { _ = x.contiguousCopy() }
     }
+
+    /// Shapes of one ViT-B block's weights and biases (7.1M values).
+    static let blockParameterShapes: [[Int]] = [[2304, 768], [2304], [768, 768], [768], [3072, 768], [3072],
+                                                [768, 3072], [768], [768], [768], [768], [768]]
+
+    /// One AdamW step over a ViT-B block's parameters with gradients present: per element it
+    /// reads parameter, gradient and both moments and writes parameter and moments (7 floats).
+    static func adamWStep() throws -> BenchRow {
+        var seed: UInt64 = 40
+        var parameters: [Tensor] = []
+        for shape in blockParameterShapes {
+            seed += 1
+            let p = try random(shape, seed: seed).requiringGrad()
+            try p.backward(seed: try random(shape, seed: seed + 100))
+            parameters.append(p)
+        }
+        let optimizer = try AdamW(parameters: parameters, learningRate: 1e-4)
+        let total = parameters.reduce(0) { $0 + $1.count }
+        return try bandwidth("adamw step vit-b block (7.1M)", floats: 7 * total) { try optimizer.step() }
+    }
 }

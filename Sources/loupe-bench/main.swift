@@ -42,6 +42,7 @@ do {
     }
     try add("add [1576, 3072]") { try CoreWorkloads.add() }
     try add("transpose copy [3072, 1576]") { try CoreWorkloads.transposeCopy() }
+    try add("adamw step vit-b block (7.1M)") { try CoreWorkloads.adamWStep() }
     try ModelWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
 } catch {

@@ -77,23 +77,66 @@ public class Adam: Optimizer {
         let vmax = state.maxExpAvgSq?.storage.pointer
         withExtendedLifetime(state) {
             Parallel.forRanges(count) { start, end in
-                for i in start..<end {
-                    var param = p[i]
-                    let grad = l2 == 0 ? g[i] : g[i] + l2 * param
-                    if shrink != 1 { param *= shrink }
-                    let mi = m[i] + b1 * (grad - m[i])
-                    let vi = v[i] * b2 + oneMinusB2 * grad * grad
-                    m[i] = mi
-                    v[i] = vi
-                    var second = vi
-                    if let vmax {
-                        second = max(vmax[i], vi)
+                if let vmax {
+                    for i in start..<end {
+                        let grad = l2 == 0 ? g[i] : g[i] + l2 * p[i]
+                        let mi = m[i] + b1 * (grad - m[i])
+                        let vi = v[i] * b2 + oneMinusB2 * grad * grad
+                        m[i] = mi
+                        v[i] = vi
+                        let second = max(vmax[i], vi)
                         vmax[i] = second
+                        p[i] = p[i] * shrink - stepSize * (mi / (second.squareRoot() / correction2 + eps))
                     }
-                    let denom = second.squareRoot() / correction2 + eps
-                    p[i] = param - stepSize * (mi / denom)
+                } else if l2 == 0 {
+                    Adam.kernel(p + start, g + start, m + start, v + start, end - start, shrink: shrink, b1: b1, b2: b2,
+                                oneMinusB2: oneMinusB2, correction2: correction2, eps: eps, stepSize: stepSize)
+                } else {
+                    for i in start..<end {
+                        let grad = g[i] + l2 * p[i]
+                        let mi = m[i] + b1 * (grad - m[i])
+                        let vi = v[i] * b2 + oneMinusB2 * grad * grad
+                        m[i] = mi
+                        v[i] = vi
+                        p[i] = p[i] - stepSize * (mi / (vi.squareRoot() / correction2 + eps))
+                    }
                 }
             }
+        }
+    }
+
+    /// The common Adam/AdamW update without L2 term or AMSGrad, in a form the compiler vectorizes.
+    @inline(never)
+    static func kernel(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                       _ v: UnsafeMutablePointer<Float>, _ count: Int, shrink: Float, b1: Float, b2: Float,
+                       oneMinusB2: Float, correction2: Float, eps: Float, stepSize: Float) {
+        typealias Vector = SIMD8<Float>
+        let vb1 = Vector(repeating: b1), vb2 = Vector(repeating: b2), vc2 = Vector(repeating: oneMinusB2)
+        let vcorrection = Vector(repeating: correction2), veps = Vector(repeating: eps)
+        let vshrink = Vector(repeating: shrink), vstep = Vector(repeating: stepSize)
+        let vectorEnd = count & ~7
+        var i = 0
+        while i < vectorEnd {
+            let grad = UnsafeRawPointer(g + i).loadUnaligned(as: Vector.self)
+            let m0 = UnsafeRawPointer(m + i).loadUnaligned(as: Vector.self)
+            let v0 = UnsafeRawPointer(v + i).loadUnaligned(as: Vector.self)
+            let p0 = UnsafeRawPointer(p + i).loadUnaligned(as: Vector.self)
+            let mi = m0 + vb1 * (grad - m0)
+            let vi = v0 * vb2 + vc2 * grad * grad
+            UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Vector.self)
+            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Vector.self)
+            let updated = p0 * vshrink - vstep * (mi / (vi.squareRoot() / vcorrection + veps))
+            UnsafeMutableRawPointer(p + i).storeBytes(of: updated, as: Vector.self)
+            i += 8
+        }
+        while i < count {
+            let grad = g[i]
+            let mi = m[i] + b1 * (grad - m[i])
+            let vi = v[i] * b2 + oneMinusB2 * grad * grad
+            m[i] = mi
+            v[i] = vi
+            p[i] = p[i] * shrink - stepSize * (mi / (vi.squareRoot() / correction2 + eps))
+            i += 1
         }
     }
 
