@@ -13,6 +13,16 @@ public typealias OptimizerState = (tensors: [String: Tensor], scalars: [String: 
 /// back. Leaves without a gradient are skipped, as in PyTorch. Call `zeroGrad()` before the
 /// next `backward()`, since gradients accumulate. Do not step while a graph that still needs
 /// the old values for its backward pass is alive (the values it saved are overwritten).
+///
+///     let w = try Tensor.zeros([3, 2]).requiringGrad()
+///     let optimizer = try AdamW(parameters: [w], learningRate: 1e-3,
+///                               schedule: try .cosine(1e-3, total: 1000).withWarmup(steps: 50))
+///     for (x, y) in batches {
+///         optimizer.zeroGrad()
+///         try loss(x.matmul(w), y).backward()
+///         try clipGradNorm(optimizer.parameters, maxNorm: 1)
+///         try optimizer.step()          // w now holds the new values
+///     }
 public class Optimizer {
     /// The leaves this optimizer updates, in the order given.
     public let parameters: [Tensor]
@@ -31,6 +41,7 @@ public class Optimizer {
             throw LoupeError("\(name): got an empty parameter list")
         }
         var seen = Set<ObjectIdentifier>()
+        var storages: [ObjectIdentifier: Int] = [:]
         for (index, parameter) in parameters.enumerated() {
             guard let node = parameter.node, node.isLeaf else {
                 throw LoupeError("\(name): parameter \(index) of shape \(describe(shape: parameter.shape)) is not a leaf that requires a gradient; pass tensors made by requiringGrad()")
@@ -40,6 +51,9 @@ public class Optimizer {
             }
             guard seen.insert(ObjectIdentifier(node)).inserted else {
                 throw LoupeError("\(name): parameter \(index) of shape \(describe(shape: parameter.shape)) appears more than once")
+            }
+            if let other = storages.updateValue(index, forKey: ObjectIdentifier(parameter.storage)) {
+                throw LoupeError("\(name): parameters \(other) and \(index) share storage (shapes \(describe(shape: parameters[other].shape)) and \(describe(shape: parameter.shape))); each update would be applied to the same memory")
             }
         }
         try Optimizer.check(learningRate, "learning rate", in: name)

@@ -25,6 +25,10 @@ final class OptimizerErrorTests: XCTestCase {
             _ = try AdamW(parameters: [try Tensor.zeros([2, 3]).transposed().requiringGrad()])
         }
         assertThrows(["SGD", "parameter 1", "more than once"]) { _ = try SGD(parameters: [p, p], learningRate: 0.1) }
+        let base = try Tensor.zeros([4])
+        assertThrows(["Adam", "parameters 0 and 1 share storage", "[4]", "[2, 2]"]) {
+            _ = try Adam(parameters: [base.requiringGrad(), try base.reshaped([2, 2]).requiringGrad()])
+        }
         assertThrows(["SGD", "learning rate -1"]) { _ = try SGD(parameters: [p], learningRate: -1) }
         assertThrows(["SGD", "momentum"]) { _ = try SGD(parameters: [p], learningRate: 0.1, momentum: .nan) }
         assertThrows(["SGD", "weight decay"]) { _ = try SGD(parameters: [p], learningRate: 0.1, weightDecay: -0.1) }
