@@ -18,26 +18,8 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
     if grads.isEmpty { return 0 }
     var accumulated = 0.0
     for (_, grad) in grads {
-        grad.withContiguousPointer { g in
-            let count = grad.count
-            if normType == .infinity {
-                for i in 0..<count { accumulated = max(accumulated, Double(abs(g[i]))) }
-            } else if normType == 2 {
-                var sum: Float = 0, total = 0.0
-                var start = 0
-                // Float partial sums over blocks (vectorizable), Double across blocks.
-                while start < count {
-                    let end = min(count, start + 4096)
-                    sum = 0
-                    for i in start..<end { sum += g[i] * g[i] }
-                    total += Double(sum)
-                    start = end
-                }
-                accumulated += total
-            } else {
-                for i in 0..<count { accumulated += pow(Double(abs(g[i])), normType) }
-            }
-        }
+        let part = grad.withContiguousPointer { g in gradientNormPart(g, count: grad.count, normType: normType) }
+        accumulated = normType == .infinity ? max(accumulated, part) : accumulated + part
     }
     let total: Double
     if normType == .infinity {
@@ -55,4 +37,49 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
         }
     }
     return total
+}
+
+/// Sum of |g|^p (the largest |g| for the infinity norm) over `count` values: float partial sums
+/// of short runs combined in Double, blocks spread over both cores.
+private func gradientNormPart(_ g: UnsafePointer<Float>, count: Int, normType: Double) -> Double {
+    let block = 1 << 14
+    let blocks = (count + block - 1) / block
+    if blocks == 0 { return 0 }
+    let partials = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
+    defer { partials.deallocate() }
+    let exponent = Float(normType)
+    let work: (Int) -> Void = { index in
+        let start = index * block, end = min(count, start + block)
+        if normType == .infinity {
+            var largest: Float = 0
+            for i in start..<end { largest = max(largest, abs(g[i])) }
+            partials[index] = Double(largest)
+        } else if normType == 2 || normType == 1 {
+            // Float sums over short runs (vectorizable), combined in Double.
+            var total = 0.0
+            var runStart = start
+            while runStart < end {
+                let runEnd = min(end, runStart + 256)
+                var sum: Float = 0
+                if normType == 2 {
+                    for i in runStart..<runEnd { sum += g[i] * g[i] }
+                } else {
+                    for i in runStart..<runEnd { sum += abs(g[i]) }
+                }
+                total += Double(sum)
+                runStart = runEnd
+            }
+            partials[index] = total
+        } else {
+            var sum = 0.0
+            for i in start..<end { sum += Double(powf(abs(g[i]), exponent)) }
+            partials[index] = sum
+        }
+    }
+    if blocks == 1 { work(0) } else { Parallel.forEach(blocks, work) }
+    var result = 0.0
+    for index in 0..<blocks {
+        result = normType == .infinity ? max(result, partials[index]) : result + partials[index]
+    }
+    return result
 }

@@ -75,4 +75,20 @@ final class OptimizerFixtureTests: XCTestCase {
             }
         }
     }
+
+    func testClipGradNormOnLargeGradients() throws {
+        // 100_000 values of 0.01 (several parallel blocks) and one of 3: hand-computed norms
+        // (maxNorm 1e6 leaves the gradients alone until the last call).
+        let p = try Tensor.zeros([100_000]).requiringGrad()
+        let q = try Tensor.zeros([1]).requiringGrad()
+        try OptimTestSupport.accumulate(try Tensor.full([100_000], 0.01), into: p)
+        try OptimTestSupport.accumulate(Tensor([3]), into: q)
+        XCTAssertEqual(try clipGradNorm([p, q], maxNorm: 1e6, normType: .infinity), 3, accuracy: 1e-6)
+        XCTAssertEqual(try clipGradNorm([p, q], maxNorm: 1e6, normType: 1), 1003, accuracy: 1e-2)
+        let total = try clipGradNorm([p, q], maxNorm: 1)
+        XCTAssertEqual(total, (100_000 * 1e-4 + 9).squareRoot(), accuracy: 1e-4)
+        let scale = Float(1 / (total + 1e-6))
+        XCTAssertEqual(try XCTUnwrap(q.grad).scalars[0], 3 * scale, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(p.grad).scalars[99_999], 0.01 * scale, accuracy: 1e-8)
+    }
 }
