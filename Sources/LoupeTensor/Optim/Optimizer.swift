@@ -104,7 +104,8 @@ public class Optimizer {
 
     /// Restores a state made by `state()` of an optimizer of the same kind over parameters of
     /// the same shapes. Throws, changing nothing, when a key is unknown or missing or a tensor's
-    /// shape differs from its parameter's.
+    /// shape differs from its parameter's. A `schedule` is not part of the state: give the new
+    /// optimizer the same schedule and it continues from the restored `stepCount`.
     public func load(_ state: OptimizerState) throws {
         let tensorKeys = Set(perParameterTensorKeys), scalarKeys = Set(perParameterScalarKeys)
         func scalar(_ key: String) throws -> Double {
