@@ -45,7 +45,19 @@ do {
     try add("adamw step vit-b block (7.1M)") { try CoreWorkloads.adamWStep() }
     try ModelWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
+    if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
+        print(String(format: "Warning: 1-minute load average %.1f on %d cores; other processes compete,\n"
+                     + "so absolute numbers and the PyTorch column (measured in a separate run) are noisy.\n"
+                     + "Loupe/ref pairs are measured interleaved and are the more reliable ratios.", load, ProcessInfoCores.count))
+    }
 } catch {
     FileHandle.standardError.write("\(error)\n".data(using: .utf8)!)
     exit(1)
+}
+
+/// The 1-minute load average, when the system reports it.
+func loadAverage() -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+          let first = text.split(separator: " ").first else { return nil }
+    return Double(first)
 }
