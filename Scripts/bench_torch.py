@@ -82,6 +82,9 @@ def main():
     total = sum(t.numel() for t in params)
     s = median_seconds(opt.step)
     rows["adamw step vit-b block (7.1M)"] = {"value": 7 * total * 4 / s / 1e9, "unit": "GB/s"}
+    opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    s = median_seconds(opt.step)
+    rows["sgd momentum step vit-b block (7.1M)"] = {"value": 5 * total * 4 / s / 1e9, "unit": "GB/s"}
 
     # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072; separate q/k/v
     # projections and explicit softmax attention, exactly as loupe-bench builds it from its ops.

@@ -64,6 +64,22 @@ enum CoreWorkloads {
     /// One AdamW step over a ViT-B block's parameters with gradients present: per element it
     /// reads parameter, gradient and both moments and writes parameter and moments (7 floats).
     static func adamWStep() throws -> BenchRow {
+        let parameters = try blockParametersWithGradients()
+        let optimizer = try AdamW(parameters: parameters, learningRate: 1e-4)
+        let total = parameters.reduce(0) { $0 + $1.count }
+        return try bandwidth("adamw step vit-b block (7.1M)", floats: 7 * total) { try optimizer.step() }
+    }
+
+    /// One SGD step with momentum and weight decay: reads parameter, gradient and buffer,
+    /// writes parameter and buffer (5 floats per element).
+    static func sgdStep() throws -> BenchRow {
+        let parameters = try blockParametersWithGradients()
+        let optimizer = try SGD(parameters: parameters, learningRate: 1e-4, momentum: 0.9, weightDecay: 1e-4)
+        let total = parameters.reduce(0) { $0 + $1.count }
+        return try bandwidth("sgd momentum step vit-b block (7.1M)", floats: 5 * total) { try optimizer.step() }
+    }
+
+    static func blockParametersWithGradients() throws -> [Tensor] {
         var seed: UInt64 = 40
         var parameters: [Tensor] = []
         for shape in blockParameterShapes {
@@ -72,8 +88,6 @@ enum CoreWorkloads {
             try p.backward(seed: try random(shape, seed: seed + 100))
             parameters.append(p)
         }
-        let optimizer = try AdamW(parameters: parameters, learningRate: 1e-4)
-        let total = parameters.reduce(0) { $0 + $1.count }
-        return try bandwidth("adamw step vit-b block (7.1M)", floats: 7 * total) { try optimizer.step() }
+        return parameters
     }
 }

@@ -43,6 +43,7 @@ do {
     try add("add [1576, 3072]") { try CoreWorkloads.add() }
     try add("transpose copy [3072, 1576]") { try CoreWorkloads.transposeCopy() }
     try add("adamw step vit-b block (7.1M)") { try CoreWorkloads.adamWStep() }
+    try add("sgd momentum step vit-b block (7.1M)") { try CoreWorkloads.sgdStep() }
     try ModelWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
