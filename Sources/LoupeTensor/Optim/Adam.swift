@@ -141,10 +141,14 @@ public class Adam: Optimizer {
     }
 
     override func hyperparameters() -> [String: Double] {
-        ["beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay, "amsgrad": amsgrad ? 1 : 0]
+        ["beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weightDecay, "amsgrad": amsgrad ? 1 : 0,
+         "decoupled_weight_decay": decoupled ? 1 : 0]
     }
 
     override func validateHyperparameters(_ values: [String: Double]) throws {
+        guard (values["decoupled_weight_decay"]! != 0) == decoupled else {
+            throw LoupeError("the state is from \(decoupled ? "Adam" : "AdamW"), not \(name)")
+        }
         try Adam.validate(name: name, beta1: values["beta1"]!, beta2: values["beta2"]!, eps: values["eps"]!,
                           weightDecay: values["weight_decay"]!)
     }

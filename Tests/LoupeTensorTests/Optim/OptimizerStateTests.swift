@@ -105,6 +105,11 @@ final class OptimizerStateTests: XCTestCase {
         expectError({ $0.tensors["1.exp_avg_sq"] = nil }, "missing tensor")
         expectError({ $0.scalars["learning_rate"] = .nan }, "'learning_rate' is not finite")
         // A different optimizer's state does not load.
+        let adamW = try AdamW(parameters: try freshParameters())
+        XCTAssertThrowsError(try adamW.load(good)) { error in
+            XCTAssertEqual((error as? LoupeError)?.message,
+                           "AdamW.load: invalid saved hyperparameter: the state is from Adam, not AdamW")
+        }
         let sgd = try SGD(parameters: try freshParameters(), learningRate: 0.1)
         XCTAssertThrowsError(try sgd.load(good)) { error in
             XCTAssertTrue(((error as? LoupeError)?.message ?? "").hasPrefix("SGD.load: missing scalar"))
