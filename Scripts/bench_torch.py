@@ -5,6 +5,7 @@ first argument (stdout without one). Row names and units match loupe-bench exact
 GB/s are higher-is-better, ms lower-is-better. Warm-up, then the median of repeated runs.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -14,6 +15,11 @@ import torch.nn.functional as F
 
 torch.set_num_threads(2)
 QUICK = "--quick" in sys.argv
+FILTER = sys.argv[sys.argv.index("--filter") + 1].lower() if "--filter" in sys.argv else None
+
+
+def wanted(name):
+    return FILTER is None or FILTER in name.lower()
 
 
 def median_seconds(fn, budget=0.5, min_runs=5, max_runs=30, warmup=2):
@@ -43,8 +49,9 @@ def main():
     with torch.no_grad():
         for n in (256, 512, 1024, 2048):
             a, b = rand(n, n), rand(n, n)
-            s = median_seconds(lambda: torch.mm(a, b))
-            rows[f"matmul {n}"] = {"value": 2 * n ** 3 / s / 1e9, "unit": "GFLOPS"}
+            if wanted(f"matmul {n}"):
+                s = median_seconds(lambda: torch.mm(a, b))
+                rows[f"matmul {n}"] = {"value": 2 * n ** 3 / s / 1e9, "unit": "GFLOPS"}
 
         convs = [("conv2d resnet 3x3 64ch 56x56 b1", 1, 64, 64, 56, 3, 1, 1),
                  ("conv2d resnet 3x3 64ch 56x56 b8", 8, 64, 64, 56, 3, 1, 1),
@@ -53,25 +60,31 @@ def main():
             x, w, bias = rand(batch, cin, size, size), rand(cout, cin, k, k), rand(cout)
             out = (size + 2 * pad - k) // stride + 1
             flops = 2 * batch * cout * out * out * cin * k * k
-            s = median_seconds(lambda: F.conv2d(x, w, bias, stride=stride, padding=pad))
-            rows[name] = {"value": flops / s / 1e9, "unit": "GFLOPS"}
+            if wanted(name):
+                s = median_seconds(lambda: F.conv2d(x, w, bias, stride=stride, padding=pad))
+                rows[name] = {"value": flops / s / 1e9, "unit": "GFLOPS"}
 
         x, y = rand(1576, 3072), rand(1576, 3072)
-        s = median_seconds(lambda: x + y)
-        rows["add [1576, 3072]"] = {"value": 3 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        if wanted("add [1576, 3072]"):
+            s = median_seconds(lambda: x + y)
+            rows["add [1576, 3072]"] = {"value": 3 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
         xt = x.t()
-        s = median_seconds(lambda: xt.contiguous())
-        rows["transpose copy [3072, 1576]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        if wanted("transpose copy [3072, 1576]"):
+            s = median_seconds(lambda: xt.contiguous())
+            rows["transpose copy [3072, 1576]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
 
         x = rand(12, 197, 197)
-        s = median_seconds(lambda: torch.softmax(x, dim=-1))
-        rows["softmax [12, 197, 197]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        if wanted("softmax [12, 197, 197]"):
+            s = median_seconds(lambda: torch.softmax(x, dim=-1))
+            rows["softmax [12, 197, 197]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
         x, w, bias = rand(8 * 197, 768), rand(768), rand(768)
-        s = median_seconds(lambda: F.layer_norm(x, (768,), w, bias, 1e-5))
-        rows["layer_norm [1576, 768]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        if wanted("layer_norm [1576, 768]"):
+            s = median_seconds(lambda: F.layer_norm(x, (768,), w, bias, 1e-5))
+            rows["layer_norm [1576, 768]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
         x = rand(8 * 197, 3072)
-        s = median_seconds(lambda: F.gelu(x))
-        rows["gelu [1576, 3072]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        if wanted("gelu [1576, 3072]"):
+            s = median_seconds(lambda: F.gelu(x))
+            rows["gelu [1576, 3072]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
 
     shapes = [(2304, 768), (2304,), (768, 768), (768,), (3072, 768), (3072,),
               (768, 3072), (768,), (768,), (768,), (768,), (768,)]
@@ -80,11 +93,13 @@ def main():
         t.grad = rand(*t.shape)
     opt = torch.optim.AdamW(params, lr=1e-4)
     total = sum(t.numel() for t in params)
-    s = median_seconds(opt.step)
-    rows["adamw step vit-b block (7.1M)"] = {"value": 7 * total * 4 / s / 1e9, "unit": "GB/s"}
+    if wanted("adamw step vit-b block (7.1M)"):
+        s = median_seconds(opt.step)
+        rows["adamw step vit-b block (7.1M)"] = {"value": 7 * total * 4 / s / 1e9, "unit": "GB/s"}
     opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
-    s = median_seconds(opt.step)
-    rows["sgd momentum step vit-b block (7.1M)"] = {"value": 5 * total * 4 / s / 1e9, "unit": "GB/s"}
+    if wanted("sgd momentum step vit-b block (7.1M)"):
+        s = median_seconds(opt.step)
+        rows["sgd momentum step vit-b block (7.1M)"] = {"value": 5 * total * 4 / s / 1e9, "unit": "GB/s"}
 
     # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072; separate q/k/v
     # projections and explicit softmax attention, exactly as loupe-bench builds it from its ops.
@@ -115,12 +130,15 @@ def main():
         for t in list(p.values()) + [x]:
             t.grad = None
 
-    s = median_seconds(block)
-    rows["vit-b block fwd+bwd b1"] = {"value": s * 1e3, "unit": "ms"}
+    if wanted("vit-b block fwd+bwd b1"):
+        s = median_seconds(block)
+        rows["vit-b block fwd+bwd b1"] = {"value": s * 1e3, "unit": "ms"}
 
-    document = {"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
+    document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}
     text = json.dumps(document, indent=1)
-    paths = [a for a in sys.argv[1:] if not a.startswith("--")]
+    args = sys.argv[1:]
+    paths = [a for k, a in enumerate(args) if not a.startswith("--") and (k == 0 or args[k - 1] != "--filter")]
     if paths:
         with open(paths[0], "w") as f:
             f.write(text + "\n")

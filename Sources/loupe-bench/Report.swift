@@ -28,6 +28,7 @@ struct BenchRow {
 
 /// PyTorch results written by Scripts/bench_torch.py.
 enum TorchResults {
+    /// The PyTorch version (with its OpenMP wait policy) and the rows by name.
     static func load(_ path: String) throws -> (version: String, rows: [String: (Double, String)]) {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -40,7 +41,8 @@ enum TorchResults {
                 result[name] = (value, unit)
             }
         }
-        return (root["torch"] as? String ?? "?", result)
+        let policy = root["omp_wait_policy"] as? String ?? "default"
+        return ((root["torch"] as? String ?? "?") + ", OMP_WAIT_POLICY=\(policy)", result)
     }
 }
 
