@@ -23,6 +23,10 @@ public typealias OptimizerState = (tensors: [String: Tensor], scalars: [String: 
 ///         try clipGradNorm(optimizer.parameters, maxNorm: 1)
 ///         try optimizer.step()          // w now holds the new values
 ///     }
+///
+/// PyTorch's parameter groups (say, no weight decay on biases and norms) are one optimizer per
+/// group here: updates are per parameter, so stepping each optimizer is equivalent. Clip over
+/// the union of their parameters first.
 public class Optimizer {
     /// The leaves this optimizer updates, in the order given.
     public let parameters: [Tensor]
