@@ -6,9 +6,11 @@ extension Tensor {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw LoupeError("arange: invalid range start \(start), end \(end), step \(step)")
         }
-        let length = Double(end - start) / Double(step)
+        let length = (Double(end) - Double(start)) / Double(step)
+        guard length <= Double(1 << 40) else {
+            throw LoupeError("arange: range start \(start), end \(end), step \(step) is too large")
+        }
         let count = Swift.max(0, Int(length.rounded(.up)))
-        guard count <= 1 << 40 else { throw LoupeError("arange: range of \(count) elements is too large") }
         let result = Tensor.uninitialized([count])
         let p = result.storage.pointer
         for i in 0..<count { p[i] = Float(Double(start) + Double(i) * Double(step)) }
@@ -18,6 +20,7 @@ extension Tensor {
     /// `count` evenly spaced values from `start` to `end` inclusive, like `torch.linspace`.
     public static func linspace(_ start: Float, _ end: Float, count: Int) throws -> Tensor {
         guard count >= 0 else { throw LoupeError("linspace: count must be non-negative, got \(count)") }
+        _ = try checkedCount([count], op: "linspace")
         let result = Tensor.uninitialized([count])
         let p = result.storage.pointer
         if count == 1 { p[0] = start }
@@ -74,6 +77,9 @@ extension Tensor {
                                generator: inout RandomGenerator) throws -> Tensor {
         let count = try checkedCount(shape, op: "randint")
         guard low < high else { throw LoupeError("randint: empty range \(low)..<\(high)") }
+        guard !high.subtractingReportingOverflow(low).overflow else {
+            throw LoupeError("randint: range \(low)..<\(high) is too large")
+        }
         let result = Tensor.uninitialized(shape)
         let p = result.storage.pointer
         for i in 0..<count { p[i] = Float(low + generator.nextInt(below: high - low)) }

@@ -38,18 +38,18 @@ extension Tensor {
 
     /// Elementwise maximum with broadcasting. Ties split the gradient evenly (as torch).
     public func maximum(_ other: Tensor) throws -> Tensor {
-        try extremum(other, op: "maximum", pickFirst: { $0 > $1 })
+        let result = try Tensor.broadcastMap(self, other, op: "maximum") { a, b in a < b || b != b ? b : a }
+        return try extremumGradient(result, other, op: "maximum", pickFirst: { $0 > $1 })
     }
 
     /// Elementwise minimum with broadcasting. Ties split the gradient evenly (as torch).
     public func minimum(_ other: Tensor) throws -> Tensor {
-        try extremum(other, op: "minimum", pickFirst: { $0 < $1 })
+        let result = try Tensor.broadcastMap(self, other, op: "minimum") { a, b in a > b || b != b ? b : a }
+        return try extremumGradient(result, other, op: "minimum", pickFirst: { $0 < $1 })
     }
 
-    private func extremum(_ other: Tensor, op: String, pickFirst: @escaping (Float, Float) -> Bool) throws -> Tensor {
-        let result = try Tensor.broadcastMap(self, other, op: op) { a, b in
-            a.isNaN || b.isNaN ? .nan : (pickFirst(a, b) || a == b ? a : b)
-        }
+    private func extremumGradient(_ result: Tensor, _ other: Tensor, op: String,
+                                  pickFirst: @escaping (Float, Float) -> Bool) throws -> Tensor {
         let needA = requiresGrad, needB = other.requiresGrad
         let da = detached(), db = other.detached()
         return Tensor.record(result, op: op, inputs: [self, other]) { grad in

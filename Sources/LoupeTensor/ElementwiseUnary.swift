@@ -7,7 +7,7 @@ import Glibc
 /// loops run over contiguous buffers on both cores for large tensors.
 extension Tensor {
     /// Applies `forward` elementwise and records a backward of `grad * derivative(x, y)`.
-    @inlinable
+    @inline(__always)
     func unaryOp(_ op: String, _ forward: @escaping (Float) -> Float,
                  derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         let result = map(forward)
@@ -20,7 +20,7 @@ extension Tensor {
     }
 
     /// Elementwise `body(a, b, c)` over three tensors of one shape into a new contiguous tensor.
-    @usableFromInline
+    @inline(__always)
     static func ternaryMap(_ a: Tensor, _ b: Tensor, _ c: Tensor,
                            _ body: @escaping (Float, Float, Float) -> Float) -> Tensor {
         let ca = a.contiguous(), cb = b.contiguous(), cc = c.contiguous()
@@ -41,7 +41,10 @@ extension Tensor {
     }
 
     /// e^x.
-    public func exp() -> Tensor { unaryOp("exp", { expf($0) }) { _, y in y } }
+    public func exp() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.exp(src, dst, count: n) }
+        return Tensor.record(result, op: "exp", inputs: [self]) { grad in [try grad * result] }
+    }
 
     /// Natural logarithm.
     public func log() -> Tensor { unaryOp("log", { logf($0) }) { x, _ in 1 / x } }
@@ -61,11 +64,22 @@ extension Tensor {
     public func cos() -> Tensor { unaryOp("cos", { cosf($0) }) { x, _ in -sinf(x) } }
 
     /// Hyperbolic tangent.
-    public func tanh() -> Tensor { unaryOp("tanh", { tanhf($0) }) { _, y in 1 - y * y } }
+    public func tanh() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.tanh(src, dst, count: n) }
+        return Tensor.record(result, op: "tanh", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * (1 - y * y) }]
+        }
+    }
 
     /// Logistic sigmoid 1 / (1 + e^-x).
     public func sigmoid() -> Tensor {
-        unaryOp("sigmoid", { Tensor.sigmoidScalar($0) }) { _, y in y * (1 - y) }
+        let result = pointwise { src, dst, n in
+            FastMath.exp(src, dst, count: n, sign: -1)
+            for i in 0..<n { dst[i] = 1 / (1 + dst[i]) }
+        }
+        return Tensor.record(result, op: "sigmoid", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * y * (1 - y) }]
+        }
     }
 
     @usableFromInline
@@ -128,7 +142,11 @@ extension Tensor {
             throw LoupeError("clamp: at least one of min and max must be given")
         }
         let lo = low ?? -.infinity, hi = high ?? .infinity
-        return unaryOp("clamp", { x in x < lo ? lo : (x > hi ? hi : x) }) { x, _ in
+        // As torch: NaN stays NaN, and max wins when min > max.
+        return unaryOp("clamp", { x in
+            let raised = x < lo ? lo : x
+            return raised > hi ? hi : raised
+        }) { x, _ in
             x >= lo && x <= hi ? 1 : 0
         }
     }

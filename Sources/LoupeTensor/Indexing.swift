@@ -19,12 +19,12 @@ extension Tensor {
             var s = start ?? 0, e = end ?? n
             if s < 0 { s += n }; if e < 0 { e += n }
             s = Swift.min(Swift.max(s, 0), n); e = Swift.min(Swift.max(e, 0), n)
-            return (s, e > s ? (e - s + step - 1) / step : 0)
+            return (s, e > s ? (e - s - 1) / step + 1 : 0)
         }
         var s = start ?? n - 1, e = end ?? -n - 1
         if s < 0 { s += n }; if e < 0 { e += n }
         s = Swift.min(Swift.max(s, -1), n - 1); e = Swift.min(Swift.max(e, -1), n - 1)
-        return (s, s > e ? (s - e + (-step) - 1) / (-step) : 0)
+        return (s, s > e ? (s - e - 1) / (-step) + 1 : 0)
     }
 
     /// Python slicing `start:end:step` along `axis` (negative indices count from the end). A view
@@ -32,7 +32,9 @@ extension Tensor {
     public func sliced(axis: Int, start: Int? = nil, end: Int? = nil, step: Int = 1) throws -> Tensor {
         guard rank > 0 else { throw LoupeError("slice: cannot slice a rank-0 tensor") }
         let a = try Tensor.normalizeAxis(axis, rank: rank, op: "slice")
-        guard step != 0 else { throw LoupeError("slice: step cannot be zero (axis \(axis) of shape \(describe(shape: shape)))") }
+        guard step != 0 && step != Int.min else {
+            throw LoupeError("slice: invalid step \(step) (axis \(axis) of shape \(describe(shape: shape)))")
+        }
         let (first, count) = Tensor.resolveSlice(start: start, end: end, step: step, length: shape[a])
         var maps = identityMaps
         maps[a] = (0..<count).map { first + $0 * step }
@@ -152,6 +154,16 @@ extension Tensor {
         }
     }
 
+    /// A view without size-1 axis `axis` (strides kept, so no copy even for strided views).
+    func droppingUnitAxis(_ axis: Int) -> Tensor {
+        var newShape = shape, newStrides = strides
+        newShape.remove(at: axis)
+        newStrides.remove(at: axis)
+        let view = Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
+        let original = shape
+        return Tensor.record(view, op: "index", inputs: [self]) { grad in [try grad.reshaped(original)] }
+    }
+
     /// NumPy basic indexing: integers drop an axis, ranges slice it (views), `.newAxis` inserts
     /// one; axes not mentioned are kept whole.
     public func indexed(_ specs: [IndexSpec]) throws -> Tensor {
@@ -170,13 +182,10 @@ extension Tensor {
                     throw LoupeError("index: index \(i) is out of range for axis \(sourceAxis) of shape \(describe(shape: shape))")
                 }
                 let p = i < 0 ? i + n : i
-                result = try result.sliced(axis: axis, start: p, end: p + 1)
-                var newShape = result.shape
-                newShape.remove(at: axis)
-                result = try result.reshaped(newShape)
+                result = try result.sliced(axis: axis, start: p, end: p + 1).droppingUnitAxis(axis)
                 sourceAxis += 1
             case .range(let start, let end, let step):
-                guard step != 0 else { throw LoupeError("index: slice step cannot be zero (axis \(sourceAxis) of shape \(describe(shape: shape)))") }
+                guard step != 0 && step != Int.min else { throw LoupeError("index: invalid slice step (axis \(sourceAxis) of shape \(describe(shape: shape)))") }
                 result = try result.sliced(axis: axis, start: start, end: end, step: step ?? 1)
                 axis += 1; sourceAxis += 1
             case .all:

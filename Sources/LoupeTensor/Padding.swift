@@ -24,6 +24,9 @@ extension Tensor {
             guard width.before >= 0, width.after >= 0 else {
                 throw LoupeError("pad: negative width in [\(text)] for shape \(describe(shape: shape))")
             }
+            guard width.before <= 1 << 32, width.after <= 1 << 32 else {
+                throw LoupeError("pad: widths [\(text)] are too large for shape \(describe(shape: shape))")
+            }
             switch mode {
             case .reflect:
                 guard width.before < n, width.after < n else {

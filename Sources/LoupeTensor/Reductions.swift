@@ -19,6 +19,9 @@ extension Tensor {
         var keptShape: [Int]
         /// Result shape as returned.
         var outShape: [Int]
+        /// Whether `source` keeps its original layout with the reduced axes leading: then it is
+        /// `inner` rows of `outer` columns, and each column is reduced.
+        var leading = false
     }
 
     /// Resolves `axes` (nil = all) to sorted unique axes, throwing on bad or repeated axes.
@@ -37,20 +40,52 @@ extension Tensor {
         return resolved.sorted()
     }
 
-    func reductionPlan(_ axes: [Int]?, keepDims: Bool, op: String) throws -> ReductionPlan {
+    func reductionPlan(_ axes: [Int]?, keepDims: Bool, op: String, allowLeading: Bool = false) throws -> ReductionPlan {
         let reduced = try resolveAxes(axes, op: op)
         let reducedSet = Set(reduced)
         let keptAxes = (0..<rank).filter { !reducedSet.contains($0) }
         let order = keptAxes + reduced
         var source = detached()
-        if order != Array(0..<rank) { source = try source.permuted(order).contiguousCopy() }
+        let leading = allowLeading && !keptAxes.isEmpty && !reduced.isEmpty && reduced == Array(0..<reduced.count)
+        if order != Array(0..<rank) && !leading { source = try source.permuted(order).contiguousCopy() }
         source = source.contiguous()
         let inner = reduced.reduce(1) { $0 * shape[$1] }
         let outer = keptAxes.reduce(1) { $0 * shape[$1] }
         let keptShape = (0..<rank).map { reducedSet.contains($0) ? 1 : shape[$0] }
         let outShape = keepDims ? keptShape : keptAxes.map { shape[$0] }
         return ReductionPlan(source: source, outer: outer, inner: inner, axes: reduced,
-                             keptShape: keptShape, outShape: outShape)
+                             keptShape: keptShape, outShape: outShape, leading: leading)
+    }
+
+    /// Column sums of a leading-axes plan: float64 accumulators over column blocks, vectorized
+    /// along the contiguous columns, blocks spread over both cores.
+    static func sumLeading(_ plan: ReductionPlan) -> Tensor {
+        let result = Tensor.uninitialized(plan.outShape)
+        let dst = result.storage.pointer
+        let src = UnsafePointer(plan.source.storage.pointer + plan.source.offset)
+        let columns = plan.outer, rows = plan.inner
+        let block = 512
+        let blocks = (columns + block - 1) / block
+        withExtendedLifetime(plan.source.storage) {
+            let work = { (b: Int) in
+                let start = b * block, width = Swift.min(block, columns - start)
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: block) { acc in
+                    let a = acc.baseAddress!
+                    a.initialize(repeating: 0, count: width)
+                    for r in 0..<rows {
+                        let row = src + r * columns + start
+                        for j in 0..<width { a[j] += Double(row[j]) }
+                    }
+                    for j in 0..<width { dst[start + j] = Float(a[j]) }
+                }
+            }
+            if rows * columns >= Parallel.minimumParallelCount && blocks > 1 {
+                Parallel.forEach(blocks, work)
+            } else {
+                for b in 0..<blocks { work(b) }
+            }
+        }
+        return result
     }
 
     /// Reduces each row of `plan` with `row`, combining parallel partials of one long row with
@@ -103,8 +138,8 @@ extension Tensor {
 
     /// Sum over `axes` (nil = all).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
-        let plan = try reductionPlan(axes, keepDims: keepDims, op: "sum")
-        let result = Tensor.reduceRows(plan, row: Tensor.sumRow, combine: +)
+        let plan = try reductionPlan(axes, keepDims: keepDims, op: "sum", allowLeading: true)
+        let result = plan.leading ? Tensor.sumLeading(plan) : Tensor.reduceRows(plan, row: Tensor.sumRow, combine: +)
         let kept = plan.keptShape, input = shape
         return Tensor.record(result, op: "sum", inputs: [self]) { grad in
             [try Tensor.expandReducedGradient(grad, keptShape: kept, inputShape: input)]
@@ -113,9 +148,9 @@ extension Tensor {
 
     /// Mean over `axes` (nil = all).
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
-        let plan = try reductionPlan(axes, keepDims: keepDims, op: "mean")
+        let plan = try reductionPlan(axes, keepDims: keepDims, op: "mean", allowLeading: true)
         let n = Double(plan.inner)
-        let result = Tensor.reduceRows(plan, row: { p, count in Tensor.sumRow(p, count) }, combine: +)
+        let result = plan.leading ? Tensor.sumLeading(plan) : Tensor.reduceRows(plan, row: Tensor.sumRow, combine: +)
         let scale = Float(1 / n)
         let scaled = result.map { $0 * scale }
         let kept = plan.keptShape, input = shape
@@ -124,14 +159,42 @@ extension Tensor {
         }
     }
 
-    /// Variance over `axes`; `unbiased` divides by n - 1 (Bessel's correction).
+    /// Variance over `axes`; `unbiased` divides by n - 1 (Bessel's correction). Two passes
+    /// per row in float64 (mean, then squared deviations).
     public func variance(axes: [Int]? = nil, unbiased: Bool = false, keepDims: Bool = false) throws -> Tensor {
         let plan = try reductionPlan(axes, keepDims: keepDims, op: "variance")
-        let n = plan.inner
-        let divisor = Float(n - (unbiased ? 1 : 0))
-        let centered = try self - mean(axes: axes, keepDims: true)
-        let squares = try (centered * centered).sum(axes: axes, keepDims: keepDims)
-        return try squares / Tensor(divisor)
+        let divisor = Double(plan.inner - (unbiased ? 1 : 0))
+        let result = Tensor.reduceRows(plan, row: { p, n in
+            let mean = Tensor.sumRow(p, n) / Double(n)
+            var s0 = 0.0, s1 = 0.0
+            var i = 0
+            while i + 2 <= n {
+                let d0 = Double(p[i]) - mean, d1 = Double(p[i + 1]) - mean
+                s0 += d0 * d0; s1 += d1 * d1
+                i += 2
+            }
+            if i < n { let d = Double(p[i]) - mean; s0 += d * d }
+            return (s0 + s1) / divisor
+        }, combine: { _, _ in .nan })
+        // A single huge row is split in parallel chunks whose partial variances cannot simply
+        // be combined; compose from sums instead in that rare case.
+        if plan.outer == 1 && plan.inner >= Parallel.minimumParallelCount {
+            let centered = try detached() - detached().mean(axes: axes, keepDims: true)
+            let value = try (centered * centered).sum(axes: axes, keepDims: keepDims) / Tensor(Float(divisor))
+            return try varianceRecorded(value, plan: plan, divisor: divisor)
+        }
+        return try varianceRecorded(result, plan: plan, divisor: divisor)
+    }
+
+    private func varianceRecorded(_ result: Tensor, plan: ReductionPlan, divisor: Double) throws -> Tensor {
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached(), kept = plan.keptShape, axes = plan.axes, inputShape = shape
+        let scale = Float(2 / divisor)
+        return Tensor.record(result, op: "variance", inputs: [self]) { grad in
+            let mean = try input.mean(axes: axes, keepDims: true).expanded(to: inputShape)
+            let g = try Tensor.expandReducedGradient(grad, keptShape: kept, inputShape: inputShape)
+            return [Tensor.ternaryMap(g, input, mean) { g, x, m in g * scale * (x - m) }]
+        }
     }
 
     /// Standard deviation over `axes`: the square root of `variance`.

@@ -125,7 +125,8 @@ extension Tensor {
             guard rank > 0 else { throw LoupeError("roll: cannot roll a rank-0 tensor") }
             let n = shape[a]
             if n == 0 { continue }
-            maps[a] = maps[a].map { maps[a][(($0 - shift) % n + n) % n] }
+            let s = shift % n
+            maps[a] = maps[a].map { maps[a][(($0 - s) % n + n) % n] }
         }
         return mapped(maps, op: "roll")
     }
@@ -135,8 +136,14 @@ extension Tensor {
         guard count >= 0 else { throw LoupeError("repeat_interleave: count must be non-negative, got \(count)") }
         guard rank > 0 else { throw LoupeError("repeat_interleave: cannot repeat along an axis of a rank-0 tensor") }
         let a = try Tensor.normalizeAxis(axis, rank: rank, op: "repeat_interleave")
+        let (length, overflow) = shape[a].multipliedReportingOverflow(by: count)
+        var newShape = shape
+        newShape[a] = length
+        guard !overflow, (try? Tensor.checkedCount(newShape, op: "repeat_interleave")) != nil else {
+            throw LoupeError("repeat_interleave: repeating shape \(describe(shape: shape)) \(count) times is too large")
+        }
         var maps = identityMaps
-        maps[a] = (0..<(shape[a] * count)).map { $0 / count }
+        maps[a] = (0..<length).map { $0 / count }
         return mapped(maps, op: "repeat_interleave")
     }
 
@@ -151,7 +158,11 @@ extension Tensor {
             source = try reshaped([Int](repeating: 1, count: multiples.count - rank) + shape)
         }
         let full = [Int](repeating: 1, count: source.rank - multiples.count) + multiples
-        _ = try Tensor.checkedCount(zip(source.shape, full).map { $0 * $1 }, op: "tile")
+        let tiledShape = zip(source.shape, full).map { $0.multipliedReportingOverflow(by: $1) }
+        guard tiledShape.allSatisfy({ !$0.overflow }),
+              (try? Tensor.checkedCount(tiledShape.map(\.partialValue), op: "tile")) != nil else {
+            throw LoupeError("tile: tiling shape \(describe(shape: shape)) by \(describe(shape: multiples)) is too large")
+        }
         let maps = zip(source.shape, full).map { n, k in (0..<(n * k)).map { $0 % n } }
         return source.mapped(maps, op: "tile")
     }
