@@ -25,7 +25,11 @@ enum ModelWorkloads {
                 _ = try NN.layerNorm(x, shape: [768], weight: w, bias: b, eps: 1e-5)
             }
         }
-        try GeluWorkloads.run(add: add)
+        try add("gelu [1576, 3072]") {
+            let x = try CoreWorkloads.random([1576, 3072], seed: 9)
+            return try CoreWorkloads.bandwidth("gelu [1576, 3072]", floats: 2 * x.count) { _ = x.gelu() }
+        }
+        try add("vit-b block fwd+bwd b1") { try ViTBlock().row() }
     }
 
     /// conv2d GFLOPS against one sgemm of the same [cout, cin*k*k] x [cin*k*k, batch*out*out] product.
