@@ -57,15 +57,13 @@ public class Adam: Optimizer {
     }
 
     override func update(index: Int, parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int) throws {
-        if moments[index] == nil {
-            moments[index] = Moments(step: 0, expAvg: try Tensor.zeros([count]), expAvgSq: try Tensor.zeros([count]),
-                                     maxExpAvgSq: amsgrad ? try Tensor.zeros([count]) : nil)
+        var state = try moments[index] ?? Moments(step: 0, expAvg: Tensor.zeros([count]), expAvgSq: Tensor.zeros([count]),
+                                                  maxExpAvgSq: nil)
+        if amsgrad && state.maxExpAvgSq == nil {
+            state.maxExpAvgSq = try Tensor.zeros([count])
         }
-        if amsgrad && moments[index]!.maxExpAvgSq == nil {
-            moments[index]!.maxExpAvgSq = try Tensor.zeros([count])
-        }
-        moments[index]!.step += 1
-        let state = moments[index]!
+        state.step += 1
+        moments[index] = state
         let t = Double(state.step)
         let stepSize = Float(learningRate / (1 - pow(beta1, t)))
         let correction2 = Float((1 - pow(beta2, t)).squareRoot())
@@ -146,19 +144,19 @@ public class Adam: Optimizer {
     }
 
     override func validateHyperparameters(_ values: [String: Double]) throws {
-        guard (values["decoupled_weight_decay"]! != 0) == decoupled else {
+        guard (values["decoupled_weight_decay", default: 0] != 0) == decoupled else {
             throw LoupeError("the state is from \(decoupled ? "Adam" : "AdamW"), not \(name)")
         }
-        try Adam.validate(name: name, beta1: values["beta1"]!, beta2: values["beta2"]!, eps: values["eps"]!,
-                          weightDecay: values["weight_decay"]!)
+        try Adam.validate(name: name, beta1: values["beta1", default: 0], beta2: values["beta2", default: 0], eps: values["eps", default: 0],
+                          weightDecay: values["weight_decay", default: 0])
     }
 
     override func setHyperparameters(_ values: [String: Double]) {
-        beta1 = values["beta1"]!
-        beta2 = values["beta2"]!
-        eps = values["eps"]!
-        weightDecay = values["weight_decay"]!
-        amsgrad = values["amsgrad"]! != 0
+        beta1 = values["beta1", default: 0]
+        beta2 = values["beta2", default: 0]
+        eps = values["eps", default: 0]
+        weightDecay = values["weight_decay", default: 0]
+        amsgrad = values["amsgrad", default: 0] != 0
     }
 
     override var perParameterTensorKeys: [String] { ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] }

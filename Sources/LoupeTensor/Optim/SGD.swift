@@ -54,8 +54,9 @@ public final class SGD: Optimizer {
             return
         }
         let first = buffers[index] == nil
-        if first { buffers[index] = Tensor.uninitialized([count]) }
-        let b = buffers[index]!.storage.pointer
+        let buffer = buffers[index] ?? Tensor.uninitialized([count])
+        buffers[index] = buffer
+        let b = buffer.storage.pointer
         let nesterov = self.nesterov
         Parallel.forRanges(count) { start, end in
             for i in start..<end {
@@ -72,15 +73,15 @@ public final class SGD: Optimizer {
     }
 
     override func validateHyperparameters(_ values: [String: Double]) throws {
-        try SGD.validate(momentum: values["momentum"]!, dampening: values["dampening"]!,
-                         nesterov: values["nesterov"]! != 0, weightDecay: values["weight_decay"]!)
+        try SGD.validate(momentum: values["momentum", default: 0], dampening: values["dampening", default: 0],
+                         nesterov: values["nesterov", default: 0] != 0, weightDecay: values["weight_decay", default: 0])
     }
 
     override func setHyperparameters(_ values: [String: Double]) {
-        momentum = values["momentum"]!
-        dampening = values["dampening"]!
-        nesterov = values["nesterov"]! != 0
-        weightDecay = values["weight_decay"]!
+        momentum = values["momentum", default: 0]
+        dampening = values["dampening", default: 0]
+        nesterov = values["nesterov", default: 0] != 0
+        weightDecay = values["weight_decay", default: 0]
     }
 
     override var perParameterTensorKeys: [String] { ["momentum_buffer"] }
