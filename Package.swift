@@ -40,8 +40,10 @@ let package = Package(
         .executableTarget(name: "loupe-bench", dependencies: ["LoupeIO", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeScript"]),
 
-        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], exclude: ["Fixtures"]),
+        // Fixture loading and numeric assertions shared by the test targets.
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v5]

@@ -3,32 +3,43 @@ import XCTest
 import LoupeTensor
 
 /// One case of a PyTorch fixture file written by `Scripts/fixtures/common.py`.
-struct FixtureCase {
-    let name: String
-    let op: String
-    let args: [String: Any]
-    let tensors: [String: Tensor]
+public struct FixtureCase {
+    public let name: String
+    public let op: String
+    public let args: [String: Any]
+    public let tensors: [String: Tensor]
 
-    func tensor(_ key: String, file: StaticString = #filePath, line: UInt = #line) throws -> Tensor {
+    public func tensor(_ key: String, file: StaticString = #filePath, line: UInt = #line) throws -> Tensor {
         guard let t = tensors[key] else {
             throw LoupeError("fixture \(name): no tensor '\(key)'")
         }
         return t
     }
 
-    func int(_ key: String) -> Int? { (args[key] as? NSNumber)?.intValue }
-    func float(_ key: String) -> Float? { (args[key] as? NSNumber)?.floatValue }
-    func bool(_ key: String) -> Bool? { (args[key] as? NSNumber)?.boolValue }
-    func ints(_ key: String) -> [Int]? { (args[key] as? [NSNumber])?.map(\.intValue) }
-    func string(_ key: String) -> String? { args[key] as? String }
+    public func int(_ key: String) -> Int? { (args[key] as? NSNumber)?.intValue }
+    public func float(_ key: String) -> Float? { (args[key] as? NSNumber)?.floatValue }
+    public func bool(_ key: String) -> Bool? { (args[key] as? NSNumber)?.boolValue }
+    public func ints(_ key: String) -> [Int]? { (args[key] as? [NSNumber])?.map(\.intValue) }
+    public func string(_ key: String) -> String? { args[key] as? String }
 }
 
-enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+/// The fixture folder of one test target. Each target declares
+/// `let Fixtures = FixtureDirectory(testFile: #filePath)` in a file at its top level.
+public struct FixtureDirectory: Sendable {
+    public let directory: URL
+
+    /// The `Fixtures` folder beside the test target's sources (found from one of its files).
+    public init(testFile: String) {
+        var url = URL(fileURLWithPath: testFile).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Fixtures").path),
+              url.pathComponents.count > 1 {
+            url.deleteLastPathComponent()
+        }
+        directory = url.appendingPathComponent("Fixtures")
+    }
 
     /// Loads `Fixtures/<name>.json`.
-    static func load(_ name: String) throws -> [FixtureCase] {
+    public func load(_ name: String) throws -> [FixtureCase] {
         let url = directory.appendingPathComponent(name + ".json")
         let data = try Data(contentsOf: url)
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -51,7 +62,7 @@ enum Fixtures {
 
 /// Asserts `actual` matches `expected` in shape and, elementwise, within
 /// `atol + rtol * |expected|`. Reports the worst element.
-func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6,
+public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6,
                  _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
     guard actual.shape == expected.shape else {
         XCTFail("\(message()): shape \(describe(shape: actual.shape)) != expected \(describe(shape: expected.shape))",
@@ -77,7 +88,7 @@ func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-5, atol:
 
 /// Central finite-difference check of `f` (scalar-valued) at `inputs`: compares the autograd
 /// gradient of each input with (f(x+h) - f(x-h)) / 2h in float64 accumulation of float32 evaluations.
-func assertGradientsMatchFiniteDifferences(_ inputs: [Tensor], step: Float = 1e-2, rtol: Float = 2e-2, atol: Float = 2e-3,
+public func assertGradientsMatchFiniteDifferences(_ inputs: [Tensor], step: Float = 1e-2, rtol: Float = 2e-2, atol: Float = 2e-3,
                                             file: StaticString = #filePath, line: UInt = #line,
                                             _ f: ([Tensor]) throws -> Tensor) throws {
     let leaves = inputs.map { $0.requiringGrad() }
