@@ -8,7 +8,7 @@ public enum Display {
     /// Lists and records show at most this many items.
     public static let maxItems = 20
 
-    public static func render(_ v: Value) -> String { render(v, nested: false) }
+    public static func render(_ v: Value) -> String { render(v, nested: false, depth: 0) }
 
     static func number(_ n: Double) -> String {
         if n.isNaN { return "nan" }
@@ -38,20 +38,22 @@ public enum Display {
         return isIdent ? k : quoted(k)
     }
 
-    static func render(_ v: Value, nested: Bool) -> String {
+    static func render(_ v: Value, nested: Bool, depth: Int = 0) -> String {
         switch v {
         case .null: return "nil"
         case .bool(let b): return b ? "true" : "false"
         case .number(let n): return number(n)
         case .string(let s): return nested ? quoted(s) : quoted(s)
         case .list(let l):
-            var parts = l.items.prefix(maxItems).map { render($0, nested: true) }
+            if depth > 8 { return "[...]" }
+            var parts = l.items.prefix(maxItems).map { render($0, nested: true, depth: depth + 1) }
             if l.items.count > maxItems { parts.append("... (\(l.items.count) items)") }
             let flat = "[" + parts.joined(separator: ", ") + "]"
             if flat.count <= 100 || nested { return flat }
             return "[\n" + parts.map { "  " + $0 }.joined(separator: ",\n") + "\n]"
         case .record(let r):
-            var parts = r.keys.prefix(maxItems).map { key($0) + ": " + render(r[$0]!, nested: true) }
+            if depth > 8 { return "{...}" }
+            var parts = r.keys.prefix(maxItems).map { key($0) + ": " + render(r[$0]!, nested: true, depth: depth + 1) }
             if r.count > maxItems { parts.append("... (\(r.count) keys)") }
             let flat = "{" + parts.joined(separator: ", ") + "}"
             if flat.count <= 100 || nested { return flat }

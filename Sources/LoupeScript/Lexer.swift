@@ -62,6 +62,7 @@ let keywords: Set<String> = ["fn", "end", "if", "elif", "else", "for", "in", "wh
 public struct Lexer {
     private let chars: [Character]
     private var i = 0
+    private var nesting = 0
     private var line: Int
     private var column: Int
     /// Open brackets and blocks: newlines count only outside brackets or directly inside a block.
@@ -75,8 +76,12 @@ public struct Lexer {
     }
 
     /// Tokenizes the whole text, ending with an `.end` token.
-    public static func tokenize(_ text: String, start: SourcePos = SourcePos(line: 1, column: 1)) throws -> [Token] {
+    public static func tokenize(_ text: String, start: SourcePos = SourcePos(line: 1, column: 1), nesting: Int = 0) throws -> [Token] {
+        guard nesting < 16 else {
+            throw SyntaxError(message: "string interpolation nested too deeply", pos: start, incomplete: false)
+        }
         var lexer = Lexer(text, start: start)
+        lexer.nesting = nesting
         return try lexer.run()
     }
 
@@ -123,7 +128,7 @@ public struct Lexer {
                 try lexSymbol(start)
             }
         }
-        if let last = tokens.last, last.kind != .newline { add(.newline, pos) }
+        if stack.isEmpty || stack.last == "b", let last = tokens.last, last.kind != .newline { add(.newline, pos) }
         add(.end, pos)
         return tokens
     }
@@ -205,7 +210,7 @@ public struct Lexer {
                     throw SyntaxError(message: "empty '{}' in string interpolation (write \\{ for a brace)", pos: open, incomplete: false)
                 }
                 if !text.isEmpty { pieces.append(.text(text)); text = "" }
-                var sub = try Lexer.tokenize(code, start: codeStart)
+                var sub = try Lexer.tokenize(code, start: codeStart, nesting: nesting + 1)
                 sub.removeAll { $0.kind == .newline }
                 sub[sub.count - 1].kind = .end
                 pieces.append(.code(sub, codeStart))

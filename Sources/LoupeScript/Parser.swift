@@ -7,7 +7,7 @@ public struct Parser {
     private var i = 0
     private let source: SourceFile
     private var depth = 0
-    private static let maxDepth = 200
+    private static let maxDepth = 256
 
     public init(tokens: [Token], source: SourceFile) {
         self.tokens = tokens
@@ -190,8 +190,11 @@ public struct Parser {
 
     mutating func expression() throws -> Expr {
         try enter(); defer { depth -= 1 }
+        var chain = 0
+        defer { depth -= chain }
         var left = try orExpr()
         while isSymbol("|>") {
+            try enter(); chain += 1
             let op = advance()
             let right = try orExpr()
             guard case .call(let callee, let args, let p) = right else {
@@ -204,14 +207,20 @@ public struct Parser {
     }
 
     private mutating func orExpr() throws -> Expr {
+        var chain = 0
+        defer { depth -= chain }
         var left = try andExpr()
-        while isKeyword("or") { let t = advance(); left = .logical("or", left, try andExpr(), t.pos) }
+        while isKeyword("or") {
+            try enter(); chain += 1; let t = advance(); left = .logical("or", left, try andExpr(), t.pos) }
         return left
     }
 
     private mutating func andExpr() throws -> Expr {
+        var chain = 0
+        defer { depth -= chain }
         var left = try notExpr()
-        while isKeyword("and") { let t = advance(); left = .logical("and", left, try notExpr(), t.pos) }
+        while isKeyword("and") {
+            try enter(); chain += 1; let t = advance(); left = .logical("and", left, try notExpr(), t.pos) }
         return left
     }
 
@@ -225,8 +234,11 @@ public struct Parser {
     }
 
     private mutating func comparison() throws -> Expr {
+        var chain = 0
+        defer { depth -= chain }
         var left = try additive()
         while case .symbol(let s) = kind, ["==", "!=", "<", "<=", ">", ">="].contains(s) {
+            try enter(); chain += 1
             let t = advance()
             left = .binary(s, left, try additive(), t.pos)
         }
@@ -234,8 +246,11 @@ public struct Parser {
     }
 
     private mutating func additive() throws -> Expr {
+        var chain = 0
+        defer { depth -= chain }
         var left = try multiplicative()
         while case .symbol(let s) = kind, s == "+" || s == "-" {
+            try enter(); chain += 1
             let t = advance()
             left = .binary(s, left, try multiplicative(), t.pos)
         }
@@ -243,8 +258,11 @@ public struct Parser {
     }
 
     private mutating func multiplicative() throws -> Expr {
+        var chain = 0
+        defer { depth -= chain }
         var left = try unary()
         while case .symbol(let s) = kind, ["*", "/", "%", "@"].contains(s) {
+            try enter(); chain += 1
             let t = advance()
             left = .binary(s, left, try unary(), t.pos)
         }
@@ -272,10 +290,14 @@ public struct Parser {
 
     private mutating func postfix() throws -> Expr {
         var e = try primary()
+        var chain = 0
+        defer { depth -= chain }
         while true {
+            if isSymbol("(") || isSymbol(".") || isSymbol("[") { try enter(); chain += 1 }
             if isSymbol("(") {
                 let t = advance()
-                e = .call(e, try arguments(), t.pos)
+                _ = t
+                e = .call(e, try arguments(), e.pos)
             } else if isSymbol(".") {
                 let t = advance()
                 guard case .name(let n) = kind else { throw error("expected a name after '.', found \(describeToken(current))") }

@@ -108,7 +108,7 @@ public enum SessionFile {
             cells = [Cell(number: 1, code: code, output: lines.filter { $0.hasPrefix(outputPrefix) }.map { String($0.dropFirst(outputPrefix.count)) }, line: 1)]
         }
         for k in cells.indices {
-            while cells[k].code.hasSuffix("\n\n") { cells[k].code.removeLast() }
+            while cells[k].code.hasSuffix("\n") { cells[k].code.removeLast() }
         }
         return (cells, files, marked)
     }

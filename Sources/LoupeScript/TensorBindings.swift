@@ -12,10 +12,22 @@ enum TensorBindings {
         Builtin(signature, doc) { a in .tensor(try body(&a)) }
     }
 
-    static func random(_ a: Arguments, _ draw: (inout RandomGenerator) -> Float) throws -> Tensor {
-        let shape = try a.ints(0)
+    /// The most elements a creation builtin allocates (4 GiB of floats).
+    static let maxElements = 1 << 30
+
+    /// The shape argument `i`, validated: no negative sizes, at most `maxElements` elements.
+    static func shape(_ a: Arguments, _ i: Int) throws -> [Int] {
+        let shape = try a.ints(i)
         let count = try Tensor.checkedCount(shape, op: a.builtin.name)
-        guard count <= 1 << 31 else { throw LoupeError("\(a.builtin.name): shape \(describe(shape: shape)) is too large") }
+        guard count <= maxElements else {
+            throw LoupeError("\(a.builtin.name): shape \(describe(shape: shape)) is too large (\(count) elements, limit \(maxElements))")
+        }
+        return shape
+    }
+
+    static func random(_ a: Arguments, _ draw: (inout RandomGenerator) -> Float) throws -> Tensor {
+        let shape = try shape(a, 0)
+        let count = shape.reduce(1, *)
         let t = Tensor.uninitialized(shape)
         let p = t.storage.pointer
         for i in 0..<count { p[i] = draw(&a.interpreter.rng) }
@@ -24,9 +36,9 @@ enum TensorBindings {
 
     static let all: [Builtin] = [
         function("tensor(data)", "A tensor from a number or a (nested, rectangular) list of numbers.") { a in try a.tensor(0).detached() },
-        function("zeros(*shape)", "A tensor of zeros: zeros(2, 3) or zeros([2, 3]).") { a in try Tensor.zeros(try a.ints(0)) },
-        function("ones(*shape)", "A tensor of ones: ones(2, 3) or ones([2, 3]).") { a in try Tensor.ones(try a.ints(0)) },
-        function("full(shape, value)", "A tensor of the given shape (a list) filled with value.") { a in try Tensor.full(try a.ints(0), Float(try a.number(1))) },
+        function("zeros(*shape)", "A tensor of zeros: zeros(2, 3) or zeros([2, 3]).") { a in try Tensor.zeros(try shape(a, 0)) },
+        function("ones(*shape)", "A tensor of ones: ones(2, 3) or ones([2, 3]).") { a in try Tensor.ones(try shape(a, 0)) },
+        function("full(shape, value)", "A tensor of the given shape (a list) filled with value.") { a in try Tensor.full(try shape(a, 0), Float(try a.number(1))) },
         function("rand(*shape)", "Uniform random values in [0, 1) from the session generator (see seed).") { a in try random(a) { $0.nextUniform() } },
         function("randn(*shape)", "Standard normal random values from the session generator (see seed).") { a in try random(a) { $0.nextNormal() } },
         function("arange(start, stop: nil, step: 1)", "A rank-1 tensor of evenly spaced values: arange(n) is 0..<n, arange(a, b, step).") { a in
@@ -34,8 +46,11 @@ enum TensorBindings {
             if a.isNil(1) { stop = start; start = 0 } else { stop = try a.number(1) }
             let step = try a.number(2)
             guard step != 0, step.isFinite else { throw LoupeError("arange: step must be non-zero, got \(Display.number(step))") }
-            let n = Swift.max(0, Int(((stop - start) / step).rounded(.up)))
-            guard n <= 1 << 30 else { throw LoupeError("arange: \(n) values is too many") }
+            let steps = Swift.max(0, ((stop - start) / step).rounded(.up))
+            guard steps.isFinite, steps <= Double(maxElements) else {
+                throw LoupeError("arange: \(Display.number(steps)) values is too many (limit \(maxElements))")
+            }
+            let n = Int(steps)
             return Tensor((0..<n).map { Float(start + Double($0) * step) })
         },
         method("reshape(x, *shape)", "The same values in a new shape; one dimension may be -1. x.reshape(2, -1).") { a in try a.tensor(0).reshaped(try a.ints(1)) },

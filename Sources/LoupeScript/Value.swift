@@ -91,16 +91,17 @@ public enum Value: @unchecked Sendable {
 }
 
 /// Structural equality for `==` (tensors compare by identity of shape and values).
-func valuesEqual(_ a: Value, _ b: Value) -> Bool {
+func valuesEqual(_ a: Value, _ b: Value, depth: Int = 0) -> Bool {
+    if depth > 64 { return false }
     switch (a, b) {
     case (.null, .null): return true
     case (.bool(let x), .bool(let y)): return x == y
     case (.number(let x), .number(let y)): return x == y
     case (.string(let x), .string(let y)): return x == y
     case (.list(let x), .list(let y)):
-        return x === y || (x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { valuesEqual($0, $1) })
+        return x === y || (x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { valuesEqual($0, $1, depth: depth + 1) })
     case (.record(let x), .record(let y)):
-        return x === y || (x.keys == y.keys && x.keys.allSatisfy { valuesEqual(x[$0]!, y[$0]!) })
+        return x === y || (x.keys == y.keys && x.keys.allSatisfy { valuesEqual(x[$0]!, y[$0]!, depth: depth + 1) })
     case (.tensor(let x), .tensor(let y)): return x.shape == y.shape && x.scalars == y.scalars
     case (.function(let x), .function(let y)): return x === y
     case (.builtin(let x), .builtin(let y)): return x.name == y.name
