@@ -11,6 +11,12 @@ static inline void loupe_el_bind_complete(EditLine *el, unsigned char (*f)(EditL
     el_set(el, EL_ADDFN, "loupe-complete", "Complete the word before the cursor", f);
     el_set(el, EL_BIND, "^I", "loupe-complete", NULL);
 }
+/* Ctrl-C at the prompt: with ISIG off in edit mode, ^C is a key bound to `f`. */
+static inline void loupe_el_bind_interrupt(EditLine *el, unsigned char (*f)(EditLine *, int)) {
+    el_set(el, EL_ADDFN, "loupe-interrupt", "Cancel the current input", f);
+    el_set(el, EL_BIND, "^C", "loupe-interrupt", NULL);
+    el_set(el, EL_SETTY, "-d", "-isig", NULL);
+}
 static inline void loupe_el_source_default(EditLine *el) { el_source(el, NULL); }
 static inline int loupe_history_setsize(History *h, int n) { HistEvent ev; return history(h, &ev, H_SETSIZE, n); }
 static inline int loupe_history_setunique(History *h, int on) { HistEvent ev; return history(h, &ev, H_SETUNIQUE, on); }

@@ -37,6 +37,11 @@ private func completeCallback(_ el: OpaquePointer?, _ ch: Int32) -> UInt8 {
 
 private func completionSuffix(_ line: String, _ cursor: Int) -> String { "" }
 
+private func interruptKey(_ el: OpaquePointer?, _ ch: Int32) -> UInt8 {
+    Interrupt.requested = 1
+    return UInt8(CC_EOF)
+}
+
 /// SIGINT handler: sets the interrupt flag that running cells check and that cancels input.
 private func interruptHandler(_ signal: Int32) { Interrupt.requested = 1 }
 
@@ -66,6 +71,7 @@ final class LineEditor {
         loupe_el_set_history(el, history)
         loupe_el_set_prompt(el, promptCallback)
         loupe_el_bind_complete(el, completeCallback)
+        loupe_el_bind_interrupt(el, interruptKey)
         loupe_el_source_default(el)
     }
 
