@@ -1,2 +1,0 @@
-import LoupeScript
-print("loupe-fuzz: fuzz targets arrive with the file formats")
