@@ -53,6 +53,8 @@ public final class Interpreter {
     public var output: (String) -> Void = { print($0) }
     /// Images produced by `show` (for notebook export): encoded PNG bytes.
     public var shownImages: [[UInt8]] = []
+    /// Called with every image `show` displays (the REPL draws it inline on the terminal).
+    public var imageSink: ((Tensor) -> Void)? = nil
     var currentSource = SourceFile(name: "<input>", text: "")
     var callDepth = 0
     static let maxCallDepth = 180

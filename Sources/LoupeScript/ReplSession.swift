@@ -144,7 +144,9 @@ public final class ReplSession {
             runCell(arg)
             write(String(format: "time: %.3f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
         case ":reset":
+            let sink = interpreter.imageSink
             interpreter = Interpreter()
+            interpreter.imageSink = sink
             cells = []
             write("session reset")
         case ":quit", ":q", ":exit":

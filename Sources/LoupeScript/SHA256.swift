@@ -17,35 +17,44 @@ public struct SHA256 {
 
     public init() {}
 
+    private var w = [UInt32](repeating: 0, count: 64)
+
     /// Feeds bytes.
     public mutating func update(_ bytes: [UInt8]) {
         length &+= UInt64(bytes.count)
-        buffer += bytes
         var start = 0
-        while buffer.count - start >= 64 {
-            compress(buffer, start)
-            start += 64
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, bytes.count)
+            buffer += bytes[..<take]
+            start = take
+            if buffer.count == 64 { let block = buffer; block.withUnsafeBufferPointer { compress($0.baseAddress!) }; buffer = [] }
         }
-        buffer.removeFirst(start)
+        bytes.withUnsafeBufferPointer { p in
+            while bytes.count - start >= 64 {
+                compress(p.baseAddress! + start)
+                start += 64
+            }
+        }
+        buffer += bytes[start...]
     }
 
     /// The 32-byte digest.
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
-        var tail: [UInt8] = [0x80]
-        while (buffer.count + tail.count) % 64 != 56 { tail.append(0) }
+        var tail: [UInt8] = buffer + [0x80]
+        while tail.count % 64 != 56 { tail.append(0) }
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        buffer += tail
-        var start = 0
-        while start < buffer.count { compress(buffer, start); start += 64 }
+        tail.withUnsafeBufferPointer { p in
+            var start = 0
+            while start < tail.count { compress(p.baseAddress! + start); start += 64 }
+        }
         buffer = []
         return h.flatMap { word in (0..<4).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt32($0) * 8)) } }
     }
 
-    private mutating func compress(_ data: [UInt8], _ start: Int) {
-        var w = [UInt32](repeating: 0, count: 64)
+    private mutating func compress(_ data: UnsafePointer<UInt8>) {
         for t in 0..<16 {
-            let i = start + t * 4
+            let i = t * 4
             w[t] = UInt32(data[i]) << 24 | UInt32(data[i + 1]) << 16 | UInt32(data[i + 2]) << 8 | UInt32(data[i + 3])
         }
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeIO
 
 /// One cell of a session or saved script: its code and the output lines it printed.
 public struct Cell {
@@ -43,14 +44,12 @@ extension Interpreter {
     }
 
     /// Reads a file for a builtin, recording its SHA-256 for the session header.
-    public func readFile(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LoupeError("cannot read file '\(path)'")
-        }
+    public func readFile(_ path: String, op: String) throws -> Data {
+        let bytes = try FileIO.readAll(path, op: op)
         if !filesRead.contains(where: { $0.path == path }) {
-            filesRead.append((path, SHA256.hex(of: [UInt8](data))))
+            filesRead.append((path, SHA256.hex(of: bytes)))
         }
-        return data
+        return Data(bytes)
     }
 }
 

@@ -17,6 +17,11 @@ enum REPL {
             FileHandle.standardOutput.write((text + "\n").data(using: .utf8)!)
         }
         let interactive = isatty(0) != 0
+        if isatty(1) != 0 {
+            session.interpreter.imageSink = { image in
+                FileHandle.standardOutput.write(TerminalImage.halfBlocks(image).data(using: .utf8)!)
+            }
+        }
         if banner && interactive {
             print("Loupe \(loupeVersion) — :help for commands, help() for builtins, Ctrl-D to exit")
         }

@@ -125,13 +125,14 @@ final class REPLTests: XCTestCase {
 
     func testHTMLNotebook() throws {
         let file = home + "/nb.loupe"
-        try "# [1]\nx = arange(3)\n# [2]\nx * 2\n#=> tensor([0., 2., 4.], shape: [3])\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "# [1]\nx = arange(3)\n# [2]\nx * 2\n#=> tensor([0., 2., 4.], shape: [3])\n# [3]\nshow(ones(3, 2, 2))\n#=> <image [3, 2, 2]>\n".write(toFile: file, atomically: true, encoding: .utf8)
         let out = home + "/nb.html"
         let r = try runCLI(["run", file, "--html", out])
         XCTAssertEqual(r.status, 0, r.err)
         let html = try String(contentsOfFile: out, encoding: .utf8)
         XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
         XCTAssertTrue(html.contains("<pre class=out>tensor([0., 2., 4.], shape: [3])</pre>"), html)
+        XCTAssertTrue(html.contains("<img alt=\"cell 3 image\" src=\"data:image/png;base64,iVBORw0KGgo"), html)
     }
 
     func testVersionAndHelp() throws {

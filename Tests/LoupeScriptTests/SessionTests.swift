@@ -67,6 +67,19 @@ final class SessionTests: XCTestCase {
         XCTAssertTrue(failure?.contains("changed: recorded SHA-256") ?? false, failure ?? "")
     }
 
+    func testSaveRecordsHashesOfFilesRead() throws {
+        let (s, _) = makeSession()
+        let png = NSTemporaryDirectory() + "loupe-hash-\(getpid()).png"
+        _ = s.feed("save_image(ones(1, 2, 2), \"\(png)\")")
+        _ = s.feed("img = image(\"\(png)\")")
+        let path = NSTemporaryDirectory() + "loupe-hash-\(getpid()).loupe"
+        try s.save(to: path)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let bytes = [UInt8](FileManager.default.contents(atPath: png)!)
+        XCTAssertTrue(text.contains("# file-sha256: \(SHA256.hex(of: bytes)) \(png)\n"), text)
+        XCTAssertNil(ScriptRunner().run(text: text, name: path, verify: true) { _ in }.failure)
+    }
+
     func testMetaCommands() {
         let (s, out) = makeSession()
         _ = s.feed("a = 1")
