@@ -2,7 +2,7 @@
 extension Tensor {
     /// The broadcast shape of two shapes, or a thrown error naming the op and both shapes.
     public static func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws -> [Int] {
-        let rank = max(a.count, b.count)
+        let rank = Swift.max(a.count, b.count)
         var result = [Int](repeating: 1, count: rank)
         for i in 0..<rank {
             let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
@@ -70,7 +70,7 @@ extension Tensor {
         let r = shape.count
         let inner = shape[r - 1]
         let innerStride = outStrides[r - 1]
-        let outer = total / max(inner, 1)
+        let outer = total / Swift.max(inner, 1)
         let src = source.storage.pointer + source.offset
         let dst = result.storage.pointer
         var index = [Int](repeating: 0, count: r)
@@ -142,7 +142,7 @@ extension Tensor {
         let r = outShape.count
         let inner = outShape[r - 1]
         let ia = sa[r - 1], ib = sb[r - 1]
-        let rows = outShape.reduce(1, *) / max(inner, 1)
+        let rows = outShape.reduce(1, *) / Swift.max(inner, 1)
         let pa = a.storage.pointer + a.offset
         let pb = b.storage.pointer + b.offset
         // Offsets of row `row` in a and b.
@@ -160,7 +160,7 @@ extension Tensor {
             }
             return (oa, ob)
         }
-        Parallel.forRanges(rows, minimum: max(1, Parallel.minimumParallelCount / max(inner, 1))) { start, end in
+        Parallel.forRanges(rows, minimum: Swift.max(1, Parallel.minimumParallelCount / Swift.max(inner, 1))) { start, end in
             for row in start..<end {
                 let (oa, ob) = rowOffsets(row)
                 let out = dst + row * inner

@@ -47,11 +47,11 @@ extension Tensor {
         let r = t.rank
         let rows = t.shape[r - 2], cols = t.shape[r - 1]
         let rs = t.strides[r - 2], cs = t.strides[r - 1]
-        if (cs == 1 || cols == 1) && (rs >= max(cols, 1) || rows == 1) {
-            return (CblasNoTrans, Int32(max(rows == 1 ? cols : rs, 1)))
+        if (cs == 1 || cols == 1) && (rs >= Swift.max(cols, 1) || rows == 1) {
+            return (CblasNoTrans, Int32(Swift.max(rows == 1 ? cols : rs, 1)))
         }
-        if (rs == 1 || rows == 1) && (cs >= max(rows, 1) || cols == 1) {
-            return (CblasTrans, Int32(max(cols == 1 ? rows : cs, 1)))
+        if (rs == 1 || rows == 1) && (cs >= Swift.max(rows, 1) || cols == 1) {
+            return (CblasTrans, Int32(Swift.max(cols == 1 ? rows : cs, 1)))
         }
         return nil
     }

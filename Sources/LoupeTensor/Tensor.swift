@@ -137,7 +137,7 @@ public struct Tensor: @unchecked Sendable {
         var running = 1
         for axis in stride(from: shape.count - 1, through: 0, by: -1) {
             strides[axis] = running
-            running *= max(shape[axis], 1)
+            running *= Swift.max(shape[axis], 1)
         }
         return strides
     }
@@ -161,7 +161,7 @@ public struct Tensor: @unchecked Sendable {
     /// Resolves a possibly negative axis against `rank`.
     public static func normalizeAxis(_ axis: Int, rank: Int, op: String) throws -> Int {
         let resolved = axis < 0 ? axis + rank : axis
-        guard resolved >= 0 && resolved < max(rank, 1) else {
+        guard resolved >= 0 && resolved < Swift.max(rank, 1) else {
             throw LoupeError("\(op): axis \(axis) is out of range for a tensor of rank \(rank)")
         }
         return resolved
@@ -191,7 +191,7 @@ public struct Tensor: @unchecked Sendable {
         let r = rank
         let inner = shape[r - 1]
         let innerStride = strides[r - 1]
-        let outer = total / max(inner, 1)
+        let outer = total / Swift.max(inner, 1)
         var index = [Int](repeating: 0, count: r)
         var srcOffset = 0
         var written = 0

@@ -24,8 +24,8 @@ public enum TensorFormatter {
     public static func formatScalar(_ value: Float) -> String {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-        if value == value.rounded() && abs(value) < 1e7 { return String(Int(value)) + "." }
-        let magnitude = abs(value)
+        if value == value.rounded() && Swift.abs(value) < 1e7 { return String(Int(value)) + "." }
+        let magnitude = Swift.abs(value)
         if magnitude >= 1e5 || magnitude < 1e-4 { return String(format: "%.4e", Double(value)) }
         var text = String(format: "%.4f", Double(value))
         while text.hasSuffix("0") { text.removeLast() }
@@ -34,10 +34,10 @@ public enum TensorFormatter {
 
     private static func columnWidth(_ p: UnsafePointer<Float>, count: Int, summarize: Bool, shape: [Int]) -> Int {
         var width = 1
-        let step = summarize ? max(1, count / 2000) : 1
+        let step = summarize ? Swift.max(1, count / 2000) : 1
         var i = 0
         while i < count {
-            width = max(width, formatScalar(p[i]).count)
+            width = Swift.max(width, formatScalar(p[i]).count)
             i += step
         }
         return width
@@ -59,7 +59,7 @@ public enum TensorFormatter {
             let item: String
             if last {
                 let text = formatScalar(p[offset + i * strides[depth]])
-                item = String(repeating: " ", count: max(0, width - text.count)) + text
+                item = String(repeating: " ", count: Swift.max(0, width - text.count)) + text
             } else {
                 item = render(p, shape: shape, strides: strides, depth: depth + 1,
                               offset: offset + i * strides[depth], width: width, summarize: summarize)

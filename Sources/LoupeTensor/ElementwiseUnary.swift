@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Unary elementwise functions and their gradients. Transcendentals use the C library's
+/// single-precision functions (correctly rounded to within 1 ulp on glibc); the surrounding
+/// loops run over contiguous buffers on both cores for large tensors.
+extension Tensor {
+    /// Applies `forward` elementwise and records a backward of `grad * derivative(x, y)`.
+    @inline(__always)
+    func unaryOp(_ op: String, _ forward: @escaping (Float) -> Float,
+                 derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+        let result = map(forward)
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached()
+        let output = result
+        return Tensor.record(result, op: op, inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, input, output) { g, x, y in g * derivative(x, y) }]
+        }
+    }
+
+    /// Elementwise `body(a, b, c)` over three tensors of one shape into a new contiguous tensor.
+    @usableFromInline
+    static func ternaryMap(_ a: Tensor, _ b: Tensor, _ c: Tensor,
+                           _ body: @escaping (Float, Float, Float) -> Float) -> Tensor {
+        let ca = a.contiguous(), cb = b.contiguous(), cc = c.contiguous()
+        let result = Tensor.uninitialized(a.shape)
+        let pa = ca.storage.pointer + ca.offset, pb = cb.storage.pointer + cb.offset
+        let pc = cc.storage.pointer + cc.offset, dst = result.storage.pointer
+        withExtendedLifetime((ca.storage, cb.storage, cc.storage)) {
+            Parallel.forRanges(result.count) { start, end in
+                for i in start..<end { dst[i] = body(pa[i], pb[i], pc[i]) }
+            }
+        }
+        return result
+    }
+
+    /// Absolute value (gradient 0 at 0).
+    public func abs() -> Tensor {
+        unaryOp("abs", { Swift.abs($0) }) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    }
+
+    /// e^x.
+    public func exp() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.exp(src, dst, count: n) }
+        return Tensor.record(result, op: "exp", inputs: [self]) { grad in [try grad * result] }
+    }
+
+    /// Natural logarithm.
+    public func log() -> Tensor { unaryOp("log", { logf($0) }) { x, _ in 1 / x } }
+
+    /// Square root.
+    public func sqrt() -> Tensor { unaryOp("sqrt", { $0.squareRoot() }) { _, y in 0.5 / y } }
+
+    /// 1 / sqrt(x).
+    public func rsqrt() -> Tensor {
+        unaryOp("rsqrt", { 1 / $0.squareRoot() }) { _, y in -0.5 * y * y * y }
+    }
+
+    /// Sine.
+    public func sin() -> Tensor { unaryOp("sin", { sinf($0) }) { x, _ in cosf(x) } }
+
+    /// Cosine.
+    public func cos() -> Tensor { unaryOp("cos", { cosf($0) }) { x, _ in -sinf(x) } }
+
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.tanh(src, dst, count: n) }
+        return Tensor.record(result, op: "tanh", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * (1 - y * y) }]
+        }
+    }
+
+    /// Logistic sigmoid 1 / (1 + e^-x).
+    public func sigmoid() -> Tensor {
+        let result = pointwise { src, dst, n in
+            FastMath.exp(src, dst, count: n, sign: -1)
+            for i in 0..<n { dst[i] = 1 / (1 + dst[i]) }
+        }
+        return Tensor.record(result, op: "sigmoid", inputs: [self]) { grad in
+            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * y * (1 - y) }]
+        }
+    }
+
+    @usableFromInline
+    static func sigmoidScalar(_ x: Float) -> Float {
+        if x >= 0 { return 1 / (1 + expf(-x)) }
+        let e = expf(x)
+        return e / (1 + e)
+    }
+
+    /// max(x, 0) (gradient 0 at 0, as torch).
+    public func relu() -> Tensor {
+        unaryOp("relu", { $0 > 0 ? $0 : 0 }) { x, _ in x > 0 ? 1 : 0 }
+    }
+
+    /// x for x > 0, slope * x otherwise.
+    public func leakyRelu(slope: Float = 0.01) -> Tensor {
+        unaryOp("leaky_relu", { $0 > 0 ? $0 : $0 * slope }) { x, _ in x > 0 ? 1 : slope }
+    }
+
+    /// GELU: exact x * Phi(x) (erf form), or torch's tanh approximation when `approximate`.
+    public func gelu(approximate: Bool = false) -> Tensor {
+        if approximate {
+            let k: Float = 0.7978845608028654  // sqrt(2 / pi)
+            let c: Float = 0.044715
+            return unaryOp("gelu", { x in 0.5 * x * (1 + tanhf(k * (x + c * x * x * x))) }) { x, _ in
+                let t = tanhf(k * (x + c * x * x * x))
+                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
+            }
+        }
+        let invSqrt2: Float = 0.7071067811865476
+        let invSqrt2Pi: Float = 0.3989422804014327
+        return unaryOp("gelu", { x in 0.5 * x * (1 + erff(x * invSqrt2)) }) { x, _ in
+            0.5 * (1 + erff(x * invSqrt2)) + x * invSqrt2Pi * expf(-0.5 * x * x)
+        }
+    }
+
+    /// SiLU (swish): x * sigmoid(x).
+    public func silu() -> Tensor {
+        unaryOp("silu", { $0 * Tensor.sigmoidScalar($0) }) { x, _ in
+            let s = Tensor.sigmoidScalar(x)
+            return s * (1 + x * (1 - s))
+        }
+    }
+
+    /// log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold (torch semantics).
+    public func softplus(beta: Float = 1, threshold: Float = 20) -> Tensor {
+        unaryOp("softplus", { x in
+            let z = beta * x
+            return z > threshold ? x : log1pf(expf(z)) / beta
+        }) { x, _ in
+            let z = beta * x
+            return z > threshold ? 1 : Tensor.sigmoidScalar(z)
+        }
+    }
+
+    /// Values limited to [min, max] (either bound optional). The gradient passes where
+    /// min <= x <= max, as torch.clamp.
+    public func clamped(min low: Float? = nil, max high: Float? = nil) throws -> Tensor {
+        guard low != nil || high != nil else {
+            throw LoupeError("clamp: at least one of min and max must be given")
+        }
+        let lo = low ?? -.infinity, hi = high ?? .infinity
+        // As torch: NaN stays NaN, and max wins when min > max.
+        return unaryOp("clamp", { x in
+            let raised = x < lo ? lo : x
+            return raised > hi ? hi : raised
+        }) { x, _ in
+            x >= lo && x <= hi ? 1 : 0
+        }
+    }
+
+    /// x raised to a constant power.
+    public func pow(_ exponent: Float) -> Tensor {
+        if exponent == 2 {
+            return unaryOp("pow", { $0 * $0 }) { x, _ in 2 * x }
+        }
+        return unaryOp("pow", { powf($0, exponent) }) { x, _ in
+            exponent == 0 ? 0 : exponent * powf(x, exponent - 1)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+extension NN {
+    /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) by im2col and one
+    /// sgemm per group over the whole batch; includes depthwise (`groups == channels`).
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - weight: `[O, C / groups, kh, kw]`.
+    ///   - bias: optional `[O]`.
+    ///   - stride, padding, dilation: `(height, width)` pairs; padding is zeros on both sides.
+    /// - Returns: `[N, O, Ho, Wo]` with `Ho = (H + 2 ph - dh (kh - 1) - 1) / sh + 1`.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+                              stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                              dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+        try convolution(x, weight: weight, bias: bias, stride: stride,
+                        padding: (padding.0, padding.0, padding.1, padding.1),
+                        dilation: dilation, groups: groups, op: "conv2d")
+    }
+
+    /// `conv2d` with the same stride, padding and dilation along height and width.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int,
+                              padding: Int = 0, dilation: Int = 1, groups: Int = 1) throws -> Tensor {
+        try conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
+                   dilation: (dilation, dilation), groups: groups)
+    }
+
+    /// 1-D convolution of `x: [N, C, L]` with `weight: [O, C / groups, k]`. With `causal`, the
+    /// input is padded on the left only by `(k - 1) * dilation` (and `padding` is ignored), so
+    /// output position `t` sees inputs `<= t` (the causal depthwise convolutions of Hyena/Mamba).
+    public static func conv1d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1,
+                              padding: Int = 0, dilation: Int = 1, groups: Int = 1,
+                              causal: Bool = false) throws -> Tensor {
+        guard x.rank == 3, weight.rank == 3 else {
+            throw LoupeError("conv1d: expected input [N, C, L] and weight [O, C/groups, k], got \(describe(shape: x.shape)) and \(describe(shape: weight.shape))")
+        }
+        let k = weight.shape[2]
+        let left = causal ? (k - 1) * dilation : padding
+        let right = causal ? 0 : padding
+        let x4 = try x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
+        let w4 = try weight.reshaped([weight.shape[0], weight.shape[1], 1, k])
+        let y = try convolution(x4, weight: w4, bias: bias, stride: (1, stride), padding: (0, 0, left, right),
+                                dilation: (1, dilation), groups: groups, op: "conv1d")
+        return try y.reshaped([y.shape[0], y.shape[1], y.shape[3]])
+    }
+
+    /// Validates convolution hyper-parameters.
+    static func checkConvParameters(stride: (Int, Int), padding: [Int], dilation: (Int, Int), groups: Int,
+                                    op: String, shapes: String) throws {
+        guard stride.0 >= 1, stride.1 >= 1, dilation.0 >= 1, dilation.1 >= 1, groups >= 1,
+              padding.allSatisfy({ $0 >= 0 }) else {
+            throw LoupeError("\(op): invalid stride (\(stride.0), \(stride.1)), padding \(describe(shape: padding)), dilation (\(dilation.0), \(dilation.1)) or groups \(groups) for \(shapes)")
+        }
+    }
+
+    /// Convolution with padding (top, bottom, left, right).
+    static func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int),
+                            padding: (Int, Int, Int, Int), dilation: (Int, Int), groups: Int,
+                            op: String) throws -> Tensor {
+        let shapes = "input \(describe(shape: x.shape)) and weight \(describe(shape: weight.shape))"
+        guard x.rank == 4, weight.rank == 4 else {
+            throw LoupeError("\(op): expected 4-D input [N, C, H, W] and weight [O, C/groups, kh, kw], got \(shapes)")
+        }
+        try checkConvParameters(stride: stride, padding: [padding.0, padding.1, padding.2, padding.3],
+                                dilation: dilation, groups: groups, op: op, shapes: shapes)
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
+        guard cg * groups == c, o % groups == 0, o > 0, kh > 0, kw > 0 else {
+            throw LoupeError("\(op): \(shapes) do not match with groups \(groups) (need C = weight.shape[1] * groups and O divisible by groups)")
+        }
+        try checkVector(bias, count: o, name: "bias", op: op, input: x.shape)
+        let ho = (h + padding.0 + padding.1 - dilation.0 * (kh - 1) - 1) / stride.0 + 1
+        let wo = (w + padding.2 + padding.3 - dilation.1 * (kw - 1) - 1) / stride.1 + 1
+        guard h + padding.0 + padding.1 >= dilation.0 * (kh - 1) + 1,
+              w + padding.2 + padding.3 >= dilation.1 * (kw - 1) + 1 else {
+            throw LoupeError("\(op): kernel (\(kh), \(kw)) with dilation (\(dilation.0), \(dilation.1)) is larger than the padded input for \(shapes)")
+        }
+        let geometry = ConvGeometry(height: h, width: w, kh: kh, kw: kw, strideH: stride.0, strideW: stride.1,
+                                    padTop: padding.0, padLeft: padding.2, dilationH: dilation.0,
+                                    dilationW: dilation.1, outHeight: ho, outWidth: wo)
+        let og = o / groups, kk = cg * kh * kw, l = ho * wo
+        let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
+        let result = Tensor.uninitialized([n, o, ho, wo])
+        if result.count > 0 {
+            withExtendedLifetime((xc, wc, bc)) {
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
+                let tmp = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
+                defer { col.deallocate(); tmp?.deallocate() }
+                let dst = base(result)
+                for g in 0..<groups {
+                    geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                    let out = tmp ?? (dst + g * og * l)
+                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: col, ldb: n * l,
+                          c: out, ldc: n * l)
+                    if let tmp {
+                        scatterChannels(tmp, batch: n, total: o, start: g * og, count: og, area: l, into: dst)
+                    }
+                }
+                if let bc { addChannelBias(base(bc), batch: n, channels: o, area: l, to: dst) }
+            }
+        }
+        let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
+        let xd = xc.detached(), wd = wc.detached()
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        let hasBias = bias != nil
+        return Tensor.record(result, op: op, inputs: inputs) { grad in
+            let gc = grad.contiguous()
+            let gx = needX ? zeroTensor([n, c, h, w]) : nil
+            let gw = needW ? Tensor.uninitialized([o, cg, kh, kw]) : nil
+            var gb: Tensor? = nil
+            withExtendedLifetime((gc, xd, wd)) {
+                let pg = base(gc)
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
+                let gathered = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
+                defer { col.deallocate(); gathered?.deallocate() }
+                for g in 0..<groups {
+                    let goutG: UnsafePointer<Float>
+                    if let gathered {
+                        gatherChannels(pg, batch: n, total: o, start: g * og, count: og, area: l, into: gathered)
+                        goutG = UnsafePointer(gathered)
+                    } else {
+                        goutG = UnsafePointer(pg + g * og * l)
+                    }
+                    if let gx {
+                        sgemm(transA: true, m: kk, n: n * l, k: og, a: base(wd) + g * og * kk, lda: kk,
+                              b: goutG, ldb: n * l, c: col, ldc: n * l)
+                        geometry.col2im(col, batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
+                                        into: base(gx))
+                    }
+                    if let gw {
+                        geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
+                                        into: col)
+                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: col, ldb: n * l,
+                              c: base(gw) + g * og * kk, ldc: kk)
+                    }
+                }
+                if needB { gb = channelSums(pg, batch: n, channels: o, area: l) }
+            }
+            return hasBias ? [gx, gw, gb] : [gx, gw]
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import CBLAS
+
+/// Neural-network operations (PyTorch layouts: NCHW images, conv weights
+/// `[out, in/groups, kh, kw]`, linear weights `[out, in]`). Every op validates its arguments,
+/// throws `LoupeError` naming the op and shapes, and is differentiable through `Tensor.record`.
+public enum NN {}
+
+/// How a loss reduces its per-element values: averaged, summed or kept.
+public enum Reduction: String, Sendable {
+    case mean, sum, none
+}
+
+extension NN {
+    /// Runs `body` with a mutable pointer to the first element of contiguous `t` (which must be
+    /// contiguous, e.g. from `contiguous()` or `Tensor.uninitialized`).
+    @inline(__always)
+    static func base(_ t: Tensor) -> UnsafeMutablePointer<Float> {
+        t.storage.pointer + t.offset
+    }
+
+    /// Row-major `C = alpha * op(A) @ op(B) + beta * C` on BLAS.
+    @inline(__always)
+    static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                      c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
+                    beta, c, Int32(max(ldc, 1)))
+    }
+
+    /// A zero-filled contiguous tensor (shape already validated).
+    static func zeroTensor(_ shape: [Int]) -> Tensor {
+        let t = Tensor.uninitialized(shape)
+        t.storage.pointer.initialize(repeating: 0, count: max(t.count, 0))
+        return t
+    }
+
+    /// Checks that an optional per-channel parameter has shape `[count]`.
+    static func checkVector(_ t: Tensor?, count: Int, name: String, op: String, input: [Int]) throws {
+        guard let t else { return }
+        guard t.shape == [count] else {
+            throw LoupeError("\(op): \(name) of shape \(describe(shape: t.shape)) does not match \(count) channels of input \(describe(shape: input))")
+        }
+    }
+
+    /// Reduces a tensor of per-element losses: mean and sum give a scalar. Differentiable.
+    public static func reduce(_ x: Tensor, _ reduction: Reduction) -> Tensor {
+        if reduction == .none { return x }
+        let total = x.count
+        let c = x.contiguous()
+        var acc: Double = 0
+        withExtendedLifetime(c) {
+            let p = base(c)
+            for i in 0..<total { acc += Double(p[i]) }
+        }
+        let scale: Float = reduction == .mean ? (total > 0 ? 1 / Float(total) : .nan) : 1
+        let result = Tensor(Float(acc) * scale)
+        let shape = x.shape
+        return Tensor.record(result, op: "loss_\(reduction.rawValue)", inputs: [x]) { grad in
+            let g = try grad.item() * scale
+            return [try Tensor.full(shape, g)]
+        }
+    }
+}

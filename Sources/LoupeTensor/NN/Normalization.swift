@@ -1,0 +1,127 @@
+import Foundation
+
+extension NN {
+    /// Layer normalization over the trailing `shape` axes (torch `layer_norm`), with optional
+    /// elementwise `weight` and `bias` of that shape. Biased variance, `eps` inside the root.
+    public static func layerNorm(_ x: Tensor, shape normalizedShape: [Int], weight: Tensor? = nil,
+                                 bias: Tensor? = nil, eps: Float = 1e-5) throws -> Tensor {
+        let op = "layerNorm"
+        guard !normalizedShape.isEmpty, x.rank >= normalizedShape.count,
+              Array(x.shape.suffix(normalizedShape.count)) == normalizedShape else {
+            throw LoupeError("\(op): normalized shape \(describe(shape: normalizedShape)) does not match the trailing axes of input \(describe(shape: x.shape))")
+        }
+        for (name, p) in [("weight", weight), ("bias", bias)] {
+            if let p, p.shape != normalizedShape {
+                throw LoupeError("\(op): \(name) \(describe(shape: p.shape)) does not match normalized shape \(describe(shape: normalizedShape)) of input \(describe(shape: x.shape))")
+            }
+        }
+        let d = normalizedShape.reduce(1, *)
+        guard d > 0 else { throw LoupeError("\(op): normalized shape \(describe(shape: normalizedShape)) is empty") }
+        return segmentNorm(x, segments: x.count / d, groups: 1, spatial: 1, weight: weight, bias: bias, eps: eps, op: op)
+    }
+
+    /// Group normalization of `x: [N, C, *]` over `groups` channel groups and all spatial
+    /// positions (torch `group_norm`), with optional per-channel `weight` and `bias` `[C]`.
+    public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Tensor? = nil,
+                                 eps: Float = 1e-5) throws -> Tensor {
+        let op = "groupNorm"
+        guard x.rank >= 2, groups >= 1, x.shape[1] % groups == 0, x.count > 0 else {
+            throw LoupeError("\(op): input \(describe(shape: x.shape)) cannot be split into \(groups) groups (expected [N, C, ...] with C divisible by groups)")
+        }
+        let c = x.shape[1]
+        try checkVector(weight, count: c, name: "weight", op: op, input: x.shape)
+        try checkVector(bias, count: c, name: "bias", op: op, input: x.shape)
+        let spatial = x.shape.dropFirst(2).reduce(1, *)
+        return segmentNorm(x, segments: x.shape[0] * groups, groups: groups, spatial: spatial,
+                           weight: weight, bias: bias, eps: eps, op: op)
+    }
+
+    /// Normalizes contiguous segments of `x`; the affine parameter of element `j` of segment `s`
+    /// is `((s % groups) * length + j) / spatial`.
+    private static func segmentNorm(_ x: Tensor, segments: Int, groups: Int, spatial: Int, weight: Tensor?,
+                                    bias: Tensor?, eps: Float, op: String) -> Tensor {
+        let length = x.count / max(segments, 1)
+        let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
+        let result = Tensor.uninitialized(x.shape)
+        var means = [Float](repeating: 0, count: segments), rstds = [Float](repeating: 0, count: segments)
+        withExtendedLifetime((xc, wc, bc)) {
+            means.withUnsafeMutableBufferPointer { mp in
+                rstds.withUnsafeMutableBufferPointer { rp in
+                    let src = base(xc), dst = base(result)
+                    let pw = wc.map { UnsafePointer(base($0)) }, pb = bc.map { UnsafePointer(base($0)) }
+                    let mean = mp.baseAddress!, rstd = rp.baseAddress!
+                    Parallel.forEach(segments) { s in
+                        let seg = src + s * length, out = dst + s * length
+                        var sum: Double = 0
+                        for j in 0..<length { sum += Double(seg[j]) }
+                        let m = Float(sum / Double(length))
+                        var sq: Double = 0
+                        for j in 0..<length { let t = Double(seg[j] - m); sq += t * t }
+                        let r = 1 / (Float(sq / Double(length)) + eps).squareRoot()
+                        mean[s] = m; rstd[s] = r
+                        let paramBase = (s % groups) * length
+                        for j in 0..<length {
+                            var v = (seg[j] - m) * r
+                            let pi = (paramBase + j) / spatial
+                            if let pw { v *= pw[pi] }
+                            if let pb { v += pb[pi] }
+                            out[j] = v
+                        }
+                    }
+                }
+            }
+        }
+        let needX = x.requiresGrad, needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+        let xd = xc.detached(), wd = wc?.detached()
+        var inputs = [x]
+        if let weight { inputs.append(weight) }
+        if let bias { inputs.append(bias) }
+        let hasW = weight != nil, hasB = bias != nil
+        let paramShape = weight?.shape ?? bias?.shape ?? []
+        return Tensor.record(result, op: op, inputs: inputs) { grad in
+            let g = grad.contiguous()
+            let gx = needX ? Tensor.uninitialized(xd.shape) : nil
+            let gw = needW ? zeroTensor(paramShape) : nil
+            let gb = needB ? zeroTensor(paramShape) : nil
+            withExtendedLifetime((g, xd, wd)) {
+                let pg = base(g), src = base(xd)
+                let pw = wd.map { UnsafePointer(base($0)) }
+                if let gx {
+                    let dx = base(gx)
+                    Parallel.forEach(segments) { s in
+                        let m = means[s], r = rstds[s]
+                        let seg = src + s * length, gs = pg + s * length, out = dx + s * length
+                        let paramBase = (s % groups) * length
+                        var sumG: Double = 0, sumGX: Double = 0
+                        for j in 0..<length {
+                            let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
+                            sumG += Double(gh); sumGX += Double(gh * (seg[j] - m) * r)
+                        }
+                        let meanG = Float(sumG / Double(length)), meanGX = Float(sumGX / Double(length))
+                        for j in 0..<length {
+                            let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
+                            out[j] = r * (gh - meanG - (seg[j] - m) * r * meanGX)
+                        }
+                    }
+                }
+                if gw != nil || gb != nil {
+                    let dw = gw.map { base($0) }, db = gb.map { base($0) }
+                    for s in 0..<segments {
+                        let m = means[s], r = rstds[s]
+                        let seg = src + s * length, gs = pg + s * length
+                        let paramBase = (s % groups) * length
+                        for j in 0..<length {
+                            let pi = (paramBase + j) / spatial
+                            dw?[pi] += gs[j] * (seg[j] - m) * r
+                            db?[pi] += gs[j]
+                        }
+                    }
+                }
+            }
+            var grads: [Tensor?] = [gx]
+            if hasW { grads.append(gw) }
+            if hasB { grads.append(gb) }
+            return grads
+        }
+    }
+}
