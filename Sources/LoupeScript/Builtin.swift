@@ -17,12 +17,15 @@ public final class Builtin: @unchecked Sendable {
     public let params: [BuiltinParam]
     /// The type name (`"tensor"`, `"list"`, ...) whose values get this builtin as a method.
     public let methodOf: String?
+    /// The method name when it differs from the builtin's name (`amax` is `x.max()`).
+    public let methodName: String?
     let body: (inout Arguments) throws -> Value
 
     /// Declares a builtin. The signature's defaults are literals (`nil`, numbers, strings, booleans).
-    public init(_ signature: String, methodOf: String? = nil, _ doc: String,
+    public init(_ signature: String, methodOf: String? = nil, methodName: String? = nil, _ doc: String,
                 _ body: @escaping (inout Arguments) throws -> Value) {
         self.signature = signature
+        self.methodName = methodName
         self.doc = doc
         self.methodOf = methodOf
         self.body = body
@@ -173,6 +176,42 @@ public struct Arguments {
     }
 
     /// A callable value.
+    public func float(_ i: Int) throws -> Float { Float(try number(i)) }
+
+    /// Axes: nil (all), one integer, or a list of integers.
+    public func axes(_ i: Int) throws -> [Int]? {
+        if isNil(i) { return nil }
+        return try ints(i)
+    }
+
+    /// An optional tensor (nil stays nil).
+    public func optionalTensor(_ i: Int) throws -> Tensor? { isNil(i) ? nil : try tensor(i) }
+
+    /// An optional integer (nil stays nil).
+    public func optionalInt(_ i: Int) throws -> Int? { isNil(i) ? nil : try int(i) }
+
+    /// A list of tensors (or one tensor).
+    public func tensors(_ i: Int) throws -> [Tensor] {
+        switch values[i] {
+        case .tensor(let t): return [t]
+        case .list(let l):
+            return try l.items.map {
+                guard case .tensor(let t) = $0 else { throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be a list of tensors, got an item of type \($0.typeName)") }
+                return t
+            }
+        default: throw typeError(i, "a list of tensors")
+        }
+    }
+
+    /// One of a fixed set of strings.
+    public func choice(_ i: Int, _ options: [String]) throws -> String {
+        let s = try string(i)
+        guard options.contains(s) else {
+            throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be one of \(options.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
+        }
+        return s
+    }
+
     public func callable(_ i: Int) throws -> Value {
         switch values[i] {
         case .function, .builtin, .boundMethod: return values[i]

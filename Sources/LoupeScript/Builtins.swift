@@ -5,7 +5,7 @@ import LoupeTensor
 /// and method lookup read it.
 public enum Builtins {
     /// All builtins, general first, then tensor bindings.
-    public static let all: [Builtin] = general + TensorBindings.all + IOBindings.all
+    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + IOBindings.all
 
     static let general: [Builtin] = [
         Builtin("print(*values)", "Prints the values separated by spaces (strings without quotes) and returns nil.") { a in
@@ -82,8 +82,12 @@ public enum Builtins {
             default: return .number(try a.number(0))
             }
         },
-        Builtin("abs(x)", "Absolute value of a number.") { a in .number(Swift.abs(try a.number(0))) },
-        Builtin("sqrt(x)", "Square root of a number.") { a in
+        Builtin("abs(x)", methodOf: "tensor", "Absolute value of a number, or elementwise of a tensor.") { a in
+            if case .tensor(let t) = a[0] { return .tensor(t.abs()) }
+            return .number(Swift.abs(try a.number(0)))
+        },
+        Builtin("sqrt(x)", methodOf: "tensor", "Square root of a number, or elementwise of a tensor.") { a in
+            if case .tensor(let t) = a[0] { return .tensor(t.sqrt()) }
             let x = try a.number(0)
             guard x >= 0 else { throw LoupeError("sqrt: argument 'x' must be non-negative, got \(Display.number(x))") }
             return .number(x.squareRoot())

@@ -69,7 +69,7 @@ public final class Interpreter {
     public func register(_ b: Builtin) {
         builtins[b.name] = b
         builtinScope.vars[b.name] = .builtin(b)
-        if let type = b.methodOf { methods[type, default: [:]][b.name] = b }
+        if let type = b.methodOf { methods[type, default: [:]][b.methodName ?? b.name] = b }
     }
 
     /// Removes all user variables.

@@ -70,7 +70,7 @@ enum Operators {
         case "*": return .tensor(try x * y)
         case "/": return .tensor(try x / y)
         case "@": return .tensor(try x.matmul(y))
-        case "**": return .tensor(try TensorExtras.pow(x, y))
+        case "**": return .tensor(try x.pow(y))
         case "<", "<=", ">", ">=":
             let r = try Tensor.broadcastMap(x.detached(), y.detached(), op: op) { p, q in
                 switch op {

@@ -1,47 +1,8 @@
 import Foundation
 import LoupeTensor
 
-/// Small differentiable tensor functions the language needs before the `ops` branch lands:
-/// power and full reductions. Replace with the core's versions once merged.
+/// Tensor statistics for display.
 enum TensorExtras {
-    /// Elementwise `x ** y` with broadcasting; gradient with respect to both.
-    static func pow(_ x: Tensor, _ y: Tensor) throws -> Tensor {
-        let result = try Tensor.broadcastMap(x, y, op: "pow") { Foundation.pow($0, $1) }
-        let dx = x.detached(), dy = y.detached()
-        let needX = x.requiresGrad, needY = y.requiresGrad
-        return Tensor.record(result, op: "pow", inputs: [x, y]) { grad in
-            var gx: Tensor? = nil, gy: Tensor? = nil
-            if needX {
-                let d = try Tensor.broadcastMap(dx, dy, op: "pow") { a, b in b == 0 ? 0 : b * Foundation.pow(a, b - 1) }
-                gx = try (grad * d).summed(toShape: dx.shape)
-            }
-            if needY {
-                let d = try Tensor.broadcastMap(dx, dy, op: "pow") { a, b in a > 0 ? Foundation.pow(a, b) * Foundation.log(a) : 0 }
-                gy = try (grad * d).summed(toShape: dy.shape)
-            }
-            return [gx, gy]
-        }
-    }
-
-    /// The sum of all elements as a rank-0 tensor.
-    static func sum(_ x: Tensor) -> Tensor {
-        let total = x.withContiguousPointer { p -> Double in
-            var s = 0.0
-            for i in 0..<x.count { s += Double(p[i]) }
-            return s
-        }
-        let shape = x.shape
-        return Tensor.record(Tensor(Float(total)), op: "sum", inputs: [x]) { grad in
-            [try grad.expanded(to: shape).contiguousCopy()]
-        }
-    }
-
-    /// The mean of all elements as a rank-0 tensor.
-    static func mean(_ x: Tensor) throws -> Tensor {
-        guard x.count > 0 else { throw LoupeError("mean: tensor of shape \(describe(shape: x.shape)) is empty") }
-        return try sum(x) / Float(x.count)
-    }
-
     /// Summary statistics over finite values, and counts of NaN and infinite values.
     static func stats(_ x: Tensor) -> (mean: Double, std: Double, min: Float, max: Float, nan: Int, inf: Int) {
         x.withContiguousPointer { p in
