@@ -38,13 +38,13 @@ extension Tensor {
 
     /// Elementwise maximum with broadcasting. Ties split the gradient evenly (as torch).
     public func maximum(_ other: Tensor) throws -> Tensor {
-        let result = try Tensor.broadcastMap(self, other, op: "maximum") { a, b in a.isNaN || a >= b ? a : b }
+        let result = try Tensor.broadcastMap(self, other, op: "maximum") { a, b in a < b || b != b ? b : a }
         return try extremumGradient(result, other, op: "maximum", pickFirst: { $0 > $1 })
     }
 
     /// Elementwise minimum with broadcasting. Ties split the gradient evenly (as torch).
     public func minimum(_ other: Tensor) throws -> Tensor {
-        let result = try Tensor.broadcastMap(self, other, op: "minimum") { a, b in a.isNaN || a <= b ? a : b }
+        let result = try Tensor.broadcastMap(self, other, op: "minimum") { a, b in a > b || b != b ? b : a }
         return try extremumGradient(result, other, op: "minimum", pickFirst: { $0 < $1 })
     }
 

@@ -20,7 +20,7 @@ extension Tensor {
     }
 
     /// Elementwise `body(a, b, c)` over three tensors of one shape into a new contiguous tensor.
-    @usableFromInline
+    @inline(__always)
     static func ternaryMap(_ a: Tensor, _ b: Tensor, _ c: Tensor,
                            _ body: @escaping (Float, Float, Float) -> Float) -> Tensor {
         let ca = a.contiguous(), cb = b.contiguous(), cc = c.contiguous()

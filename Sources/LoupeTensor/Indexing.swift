@@ -154,6 +154,16 @@ extension Tensor {
         }
     }
 
+    /// A view without size-1 axis `axis` (strides kept, so no copy even for strided views).
+    func droppingUnitAxis(_ axis: Int) -> Tensor {
+        var newShape = shape, newStrides = strides
+        newShape.remove(at: axis)
+        newStrides.remove(at: axis)
+        let view = Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
+        let original = shape
+        return Tensor.record(view, op: "index", inputs: [self]) { grad in [try grad.reshaped(original)] }
+    }
+
     /// NumPy basic indexing: integers drop an axis, ranges slice it (views), `.newAxis` inserts
     /// one; axes not mentioned are kept whole.
     public func indexed(_ specs: [IndexSpec]) throws -> Tensor {
@@ -172,10 +182,7 @@ extension Tensor {
                     throw LoupeError("index: index \(i) is out of range for axis \(sourceAxis) of shape \(describe(shape: shape))")
                 }
                 let p = i < 0 ? i + n : i
-                result = try result.sliced(axis: axis, start: p, end: p + 1)
-                var newShape = result.shape
-                newShape.remove(at: axis)
-                result = try result.reshaped(newShape)
+                result = try result.sliced(axis: axis, start: p, end: p + 1).droppingUnitAxis(axis)
                 sourceAxis += 1
             case .range(let start, let end, let step):
                 guard step != 0 && step != Int.min else { throw LoupeError("index: invalid slice step (axis \(sourceAxis) of shape \(describe(shape: shape)))") }

@@ -19,13 +19,15 @@ extension Tensor {
         }
         let m = shape[0], n = shape[1]
         if m == 0 || n == 0 { return try Tensor.zeros([n, m]) }
+        guard m <= 1 << 20, n <= 1 << 20, m * n <= Int(Int32.max) else {
+            throw LoupeError("pinv: matrix of shape \(describe(shape: shape)) is too large for LAPACK")
+        }
         let values = scalars
         guard values.allSatisfy({ $0.isFinite }) else {
             throw LoupeError("pinv: matrix of shape \(describe(shape: shape)) has non-finite values")
         }
-        // Column-major A (m x n) is the row-major values of A^T: decompose A^T (n x m) instead,
-        // A^T = U S V^T, so A^+ = (A^T)^+ ^T = U S^+ V^T ... handled in row-major terms below.
-        // LAPACK sees the buffer as column-major B = A^T (n x m).
+        // LAPACK reads the row-major values of A (m x n) as the column-major matrix B = A^T
+        // (n x m). With B = U S Vt, A^+ = (B^+)^T = U S^+ Vt, an n x m matrix.
         var b = values
         let rows = Int32(n), cols = Int32(m)
         let k = Swift.min(m, n)
@@ -41,26 +43,22 @@ extension Tensor {
         var mm = rows, nn = cols
         sgesdd_(&jobz, &mm, &nn, &b, &lda, &s, &u, &ldu, &vt, &ldvt, &query, &lwork, &iwork, &info)
         guard info == 0 else { throw LoupeError("pinv: LAPACK sgesdd workspace query failed (info \(info)) for shape \(describe(shape: shape))") }
-        lwork = Int32(query)
+        lwork = Int32(Swift.min(query.rounded(.up) + 1, Float(Int32.max / 2)))
         var work = [Float](repeating: 0, count: Swift.max(1, Int(lwork)))
         sgesdd_(&jobz, &mm, &nn, &b, &lda, &s, &u, &ldu, &vt, &ldvt, &work, &lwork, &iwork, &info)
         guard info == 0 else {
             throw LoupeError("pinv: SVD did not converge (info \(info)) for shape \(describe(shape: shape))")
         }
-        // B = U S Vt with B = A^T, so A^+ = (B^+)^T = (V S^+ U^T)^T = U S^+ Vt, an n x m matrix.
-        // Row-major result[i][j] = sum_l U[i][l] / s[l] * Vt[l][j], with U (n x k) and Vt (k x m)
-        // stored column-major.
+        // Scale U's columns by 1/s (0 below the cutoff), then one sgemm: the row-major result
+        // is the column-major m x n product Vt^T (U S^+)^T.
         let cutoff = rcond * (s.first ?? 0)
-        let result = try Tensor.zeros([n, m])
-        let out = result.storage.pointer
-        for l in 0..<k where s[l] > cutoff && s[l] > 0 {
-            let inv = 1 / s[l]
-            for i in 0..<n {
-                let ui = u[l * n + i] * inv
-                if ui == 0 { continue }
-                for j in 0..<m { out[i * m + j] += ui * vt[j * k + l] }
-            }
+        for l in 0..<k {
+            let inv: Float = s[l] > cutoff && s[l] > 0 ? 1 / s[l] : 0
+            for i in 0..<n { u[l * n + i] *= inv }
         }
+        let result = Tensor.uninitialized([n, m])
+        cblas_sgemm(CblasColMajor, CblasTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
+                    vt, Int32(k), u, Int32(n), 0, result.storage.pointer, Int32(m))
         return result
     }
 }

@@ -30,6 +30,7 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try x.sliced(axis: 1, start: -1, step: -2).scalars, [4, 2, 0, 9, 7, 5])
         XCTAssertEqual(try x.sliced(axis: 1, start: 10, end: 20).shape, [2, 0])
         XCTAssertEqual(try x.indexed([.all, .index(-1)]).scalars, [4, 9])
+        XCTAssertTrue(try x.indexed([.all, .index(-1)]).storage === x.storage, "integer indexing is a view")
         XCTAssertEqual(try x.indexed([.newAxis, .index(1)]).shape, [1, 5])
     }
 
@@ -88,6 +89,8 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try Tensor([-1, 0.5, 3]).clamped(min: 1, max: 0).scalars, [0, 0, 0], "max wins when min > max")
         XCTAssertTrue(try Tensor([.nan]).clamped(min: 0, max: 1).item().isNaN)
         XCTAssertTrue(try Tensor([.nan, 1]).max().item().isNaN)
+        XCTAssertTrue(try Tensor([.nan, 1, 2]).maximum(Tensor([0, .nan, 1])).scalars.prefix(2).allSatisfy(\.isNaN))
+        XCTAssertTrue(try Tensor([.nan, 1, 2]).minimum(Tensor([0, .nan, 1])).scalars.prefix(2).allSatisfy(\.isNaN))
         XCTAssertEqual(try Tensor([1, .nan, 3]).argmax().item(), 1, "NaN counts as the largest")
         XCTAssertEqual(try Tensor([0]).norm().requiringGrad().item(), 0)
         // The 2-norm's gradient at 0 is 0, not NaN (as torch).

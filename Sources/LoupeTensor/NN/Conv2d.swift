@@ -15,7 +15,8 @@ extension NN {
                         dilation: dilation, groups: groups, op: "conv2d")
     }
 
-    /// `conv2d` with the same stride, padding and dilation along height and width.
+    /// `conv2d` with the same stride, padding and dilation along height and width (pass
+    /// `stride:` to select this overload).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int,
                               padding: Int = 0, dilation: Int = 1, groups: Int = 1) throws -> Tensor {
         try conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
@@ -44,8 +45,10 @@ extension NN {
     /// Validates convolution hyper-parameters.
     static func checkConvParameters(stride: (Int, Int), padding: [Int], dilation: (Int, Int), groups: Int,
                                     op: String, shapes: String) throws {
+        let limit = 1 << 24
         guard stride.0 >= 1, stride.1 >= 1, dilation.0 >= 1, dilation.1 >= 1, groups >= 1,
-              padding.allSatisfy({ $0 >= 0 }) else {
+              padding.allSatisfy({ $0 >= 0 && $0 <= limit }),
+              [stride.0, stride.1, dilation.0, dilation.1, groups].allSatisfy({ $0 <= limit }) else {
             throw LoupeError("\(op): invalid stride (\(stride.0), \(stride.1)), padding \(describe(shape: padding)), dilation (\(dilation.0), \(dilation.1)) or groups \(groups) for \(shapes)")
         }
     }
@@ -76,18 +79,31 @@ extension NN {
                                     padTop: padding.0, padLeft: padding.2, dilationH: dilation.0,
                                     dilationW: dilation.1, outHeight: ho, outWidth: wo)
         let og = o / groups, kk = cg * kh * kw, l = ho * wo
+        // A 1x1, stride-1, unpadded convolution of a single image reads the input as its columns.
+        let pointwise = n == 1 && kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0, 0, 0)
+        _ = try Tensor.checkedCount([n, o, ho, wo], op: op)
+        _ = try Tensor.checkedCount([kk, n, ho, wo], op: op)
+        if cg == 1 && groups == c && groups > 1 {
+            return depthwiseConvolution(x, weight: weight, bias: bias, geometry: geometry, op: op)
+        }
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
             withExtendedLifetime((xc, wc, bc)) {
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: pointwise ? 1 : max(kk * n * l, 1))
                 let tmp = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
                 defer { col.deallocate(); tmp?.deallocate() }
                 let dst = base(result)
                 for g in 0..<groups {
-                    geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                    let columns: UnsafePointer<Float>
+                    if pointwise {
+                        columns = UnsafePointer(base(xc) + g * cg * l)
+                    } else {
+                        geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                        columns = UnsafePointer(col)
+                    }
                     let out = tmp ?? (dst + g * og * l)
-                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: col, ldb: n * l,
+                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: columns, ldb: n * l,
                           c: out, ldc: n * l)
                     if let tmp {
                         scatterChannels(tmp, batch: n, total: o, start: g * og, count: og, area: l, into: dst)
@@ -104,7 +120,7 @@ extension NN {
         return Tensor.record(result, op: op, inputs: inputs) { grad in
             let gc = grad.contiguous()
             let gx = needX ? zeroTensor([n, c, h, w]) : nil
-            let gw = needW ? Tensor.uninitialized([o, cg, kh, kw]) : nil
+            let gw = needW ? zeroTensor([o, cg, kh, kw]) : nil
             var gb: Tensor? = nil
             withExtendedLifetime((gc, xd, wd)) {
                 let pg = base(gc)
@@ -126,9 +142,15 @@ extension NN {
                                         into: base(gx))
                     }
                     if let gw {
-                        geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
-                                        into: col)
-                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: col, ldb: n * l,
+                        let columns: UnsafePointer<Float>
+                        if pointwise {
+                            columns = UnsafePointer(base(xd) + g * cg * l)
+                        } else {
+                            geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
+                                            into: col)
+                            columns = UnsafePointer(col)
+                        }
+                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: columns, ldb: n * l,
                               c: base(gw) + g * og * kk, ldc: kk)
                     }
                 }

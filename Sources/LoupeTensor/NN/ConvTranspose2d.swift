@@ -39,6 +39,8 @@ extension NN {
                                     padTop: padding.0, padLeft: padding.1, dilationH: dilation.0,
                                     dilationW: dilation.1, outHeight: h, outWidth: w)
         let kk = cog * kh * kw, l = h * w
+        _ = try Tensor.checkedCount([n, cout, ho, wo], op: op)
+        _ = try Tensor.checkedCount([kk, n, h, w], op: op)
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = zeroTensor([n, cout, ho, wo])
         if n * l > 0 {
@@ -74,7 +76,7 @@ extension NN {
         return Tensor.record(result, op: op, inputs: inputs) { grad in
             let gc = grad.contiguous()
             let gx = needX ? Tensor.uninitialized([n, cin, h, w]) : nil
-            let gw = needW ? Tensor.uninitialized([cin, cog, kh, kw]) : nil
+            let gw = needW ? zeroTensor([cin, cog, kh, kw]) : nil
             var gb: Tensor? = nil
             withExtendedLifetime((gc, xd, wd)) {
                 let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
@@ -100,7 +102,8 @@ extension NN {
         }
     }
 
-    /// `convTranspose2d` with the same value along height and width.
+    /// `convTranspose2d` with the same value along height and width (pass `stride:` to select
+    /// this overload).
     public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int,
                                        padding: Int = 0, outputPadding: Int = 0, dilation: Int = 1,
                                        groups: Int = 1) throws -> Tensor {

@@ -64,6 +64,10 @@ extension NN {
             throw LoupeError("irfft2: expected spectrum [..., H, W, 2] and a positive size, got \(describe(shape: spectrum.shape)) and (\(size.0), \(size.1))")
         }
         let hin = spectrum.shape[spectrum.rank - 3], wfin = spectrum.shape[spectrum.rank - 2]
+        guard hin > 0, wfin > 0 else {
+            throw LoupeError("irfft2: spectrum \(describe(shape: spectrum.shape)) has no frequencies")
+        }
+        _ = try Tensor.checkedCount(Array(spectrum.shape.dropLast(3)) + [size.0, size.1], op: "irfft2")
         let (h, w) = size, wf = w / 2 + 1
         let batch = spectrum.count / max(hin * wfin * 2, 1)
         let n = Float(h * w)

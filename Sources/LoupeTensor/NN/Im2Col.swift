@@ -20,8 +20,9 @@ struct ConvGeometry {
         let rows = channels * kernelArea
         let rowLength = batch * outArea
         let g = self
-        Parallel.forEach(min(rows, Parallel.workers * 4)) { chunk in
-            let per = (rows + Parallel.workers * 4 - 1) / (Parallel.workers * 4)
+        let per = max(1, (rows + Parallel.workers * 4 - 1) / (Parallel.workers * 4))
+        let chunks = (rows + per - 1) / per
+        Parallel.forEach(chunks) { chunk in
             for row in (chunk * per)..<min(rows, (chunk + 1) * per) {
                 let c = row / g.kernelArea, ki = (row % g.kernelArea) / g.kw, kj = row % g.kw
                 let dst = col + row * rowLength
@@ -35,12 +36,16 @@ struct ConvGeometry {
                             line.update(repeating: 0, count: g.outWidth)
                             continue
                         }
-                        let srcRow = src + y * g.width
                         let x0 = kj * g.dilationW - g.padLeft
-                        for ox in 0..<g.outWidth {
-                            let x = x0 + ox * g.strideW
-                            line[ox] = (x >= 0 && x < g.width) ? srcRow[x] : 0
+                        let (lo, hi) = NN.validRange(count: g.outWidth, stride: g.strideW, offset: x0, size: g.width)
+                        let srcRow = src + y * g.width + x0
+                        if lo > 0 { line.update(repeating: 0, count: lo) }
+                        if g.strideW == 1 {
+                            if hi > lo { (line + lo).update(from: srcRow + lo, count: hi - lo) }
+                        } else {
+                            for ox in lo..<hi { line[ox] = srcRow[ox * g.strideW] }
                         }
+                        if hi < g.outWidth { (line + hi).update(repeating: 0, count: g.outWidth - hi) }
                     }
                 }
             }
@@ -62,12 +67,14 @@ struct ConvGeometry {
                 for oy in 0..<g.outHeight {
                     let y = oy * g.strideH - g.padTop + ki * g.dilationH
                     if y < 0 || y >= g.height { continue }
-                    let dstRow = dst + y * g.width
-                    let line = src + oy * g.outWidth
                     let x0 = kj * g.dilationW - g.padLeft
-                    for ox in 0..<g.outWidth {
-                        let x = x0 + ox * g.strideW
-                        if x >= 0 && x < g.width { dstRow[x] += line[ox] }
+                    let dstRow = dst + y * g.width + x0
+                    let line = src + oy * g.outWidth
+                    let (lo, hi) = NN.validRange(count: g.outWidth, stride: g.strideW, offset: x0, size: g.width)
+                    if g.strideW == 1 {
+                        for ox in lo..<hi { dstRow[ox] += line[ox] }
+                    } else {
+                        for ox in lo..<hi { dstRow[ox * g.strideW] += line[ox] }
                     }
                 }
             }

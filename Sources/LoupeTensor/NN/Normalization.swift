@@ -43,7 +43,7 @@ extension NN {
         let length = x.count / max(segments, 1)
         let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
         let result = Tensor.uninitialized(x.shape)
-        var means = [Float](repeating: 0, count: segments), rstds = [Float](repeating: 0, count: segments)
+        var means = [Float](repeating: 0, count: max(segments, 1)), rstds = [Float](repeating: 0, count: max(segments, 1))
         withExtendedLifetime((xc, wc, bc)) {
             means.withUnsafeMutableBufferPointer { mp in
                 rstds.withUnsafeMutableBufferPointer { rp in

@@ -58,7 +58,7 @@ extension NN {
         let op = "maxPool2d"
         let s = stride ?? kernel
         let (h, w) = try poolCheck(x, kernel: kernel, stride: s, padding: padding, op: op)
-        guard dilation.0 >= 1, dilation.1 >= 1,
+        guard dilation.0 >= 1, dilation.1 >= 1, dilation.0 <= 1 << 24, dilation.1 <= 1 << 24,
               h + 2 * padding.0 >= dilation.0 * (kernel.0 - 1) + 1,
               w + 2 * padding.1 >= dilation.1 * (kernel.1 - 1) + 1 else {
             throw LoupeError("\(op): invalid dilation (\(dilation.0), \(dilation.1)) for kernel (\(kernel.0), \(kernel.1)) and input \(describe(shape: x.shape))")
@@ -68,7 +68,7 @@ extension NN {
         let planes = x.count / (h * w)
         let outShape = Array(x.shape.dropLast(2)) + [ho, wo]
         let result = Tensor.uninitialized(outShape)
-        var argmax = [Int32](repeating: -1, count: planes * ho * wo)
+        var argmax = [Int32](repeating: -1, count: max(planes * ho * wo, 1))
         let xc = x.contiguous()
         withExtendedLifetime(xc) {
             argmax.withUnsafeMutableBufferPointer { arg in
@@ -130,7 +130,9 @@ extension NN {
             throw LoupeError("\(op): expected input [..., H, W] of rank >= 3, got \(describe(shape: x.shape))")
         }
         let h = x.shape[x.rank - 2], w = x.shape[x.rank - 1]
+        let limit = 1 << 24
         guard kernel.0 >= 1, kernel.1 >= 1, stride.0 >= 1, stride.1 >= 1, padding.0 >= 0, padding.1 >= 0,
+              [kernel.0, kernel.1, stride.0, stride.1].allSatisfy({ $0 <= limit }),
               padding.0 * 2 <= kernel.0, padding.1 * 2 <= kernel.1 else {
             throw LoupeError("\(op): invalid kernel (\(kernel.0), \(kernel.1)), stride (\(stride.0), \(stride.1)) or padding (\(padding.0), \(padding.1)) (padding must be at most half the kernel) for input \(describe(shape: x.shape))")
         }
