@@ -68,13 +68,13 @@ enum TensorBindings {
         method("detach(x)", "The same values without gradient history.") { a in try a.tensor(0).detached() },
         method("contiguous(x)", "A contiguous copy of a view (same values).") { a in try a.tensor(0).contiguous() },
         method("requires_grad(x)", "A copy of x that records operations for gradients (a leaf).") { a in try a.tensor(0).detached().requiringGrad() },
-        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in .number(Double(try a.tensor(0).item())) },
+        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in let v = try a.tensor(0).item(); return .number(Double("\(v)") ?? Double(v)) },
         Builtin("tolist(x)", methodOf: "tensor", "The values of a tensor as (nested) lists of numbers.") { a in
             let t = try a.tensor(0)
             guard t.count <= 1_000_000 else { throw LoupeError("tolist: tensor of shape \(describe(shape: t.shape)) is too large for a list") }
             let s = t.scalars
             func build(_ depth: Int, _ offset: Int) -> Value {
-                if depth == t.rank { return .number(Double(s[offset])) }
+                if depth == t.rank { return .number(Double("\(s[offset])") ?? Double(s[offset])) }  // shortest float32 text
                 let stride = t.shape[(depth + 1)...].reduce(1, *)
                 return .list(ListBox((0..<t.shape[depth]).map { build(depth + 1, offset + $0 * stride) }))
             }
