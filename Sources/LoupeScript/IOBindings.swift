@@ -24,13 +24,14 @@ enum IOBindings {
             return .tensor(try PNG.decode(data, dropAlpha: !(try a.bool(1)), source: path))
         },
         Builtin("save_image(img, path)", methodOf: "tensor", "Writes a [C, H, W] or [H, W] tensor (values clamped to [0, 1]) as a PNG file, atomically.") { a in
+            try a.interpreter.checkFileAccess("save_image")
             try PNG.write(try a.tensor(0).detached(), to: try a.string(1))
             return .null
         },
         Builtin("show(img, path: nil)", methodOf: "tensor", "Shows an image ([C, H, W] in [0, 1]): inline in the REPL, embedded in --html notebooks, and written as PNG when path is given.") { a in
             let t = try a.tensor(0).detached()
             let png = try PNG.encode(t)
-            if !a.isNil(1) { try FileIO.writeAtomically([UInt8](png), to: try a.string(1), op: "show") }
+            if !a.isNil(1) { try a.interpreter.checkFileAccess("show"); try FileIO.writeAtomically([UInt8](png), to: try a.string(1), op: "show") }
             a.interpreter.shownImages.append([UInt8](png))
             a.interpreter.imageSink?(t)
             a.interpreter.output("<image \(describe(shape: t.shape))>")
@@ -44,6 +45,7 @@ enum IOBindings {
             return .record(RecordBox(all.keys.sorted().map { ($0, .tensor(all[$0]!)) }))
         },
         Builtin("save_tensors(path, tensors)", "Writes a record of tensors to a safetensors file (float32), atomically.") { a in
+            try a.interpreter.checkFileAccess("save_tensors")
             let r = try a.record(1)
             var dict: [String: Tensor] = [:]
             for k in r.keys {
@@ -56,6 +58,7 @@ enum IOBindings {
         Builtin("dataset(name, split: \"test\")", "Loads a data set as a record {images, labels, classes}. Available: \"fashion-mnist\" (images [N, 1, 28, 28] in [0, 1], split \"train\" or \"test\").") { a in
             let name = try a.string(0)
             guard name == "fashion-mnist" else { throw LoupeError("dataset: unknown data set '\(name)' (available: fashion-mnist)") }
+            try a.interpreter.checkFileAccess("dataset")
             let set = try FashionMNIST()
             let split = try a.string(1)
             let examples = try set.load(split)

@@ -55,6 +55,10 @@ public final class Interpreter {
     public var shownImages: [[UInt8]] = []
     /// Called with every image `show` displays (the REPL draws it inline on the terminal).
     public var imageSink: ((Tensor) -> Void)? = nil
+    /// When set, loops and calls may run at most this many steps (fuzzing), then fail.
+    public var stepBudget: Int? = nil
+    /// Whether builtins may read and write files (off when fuzzing).
+    public var allowFileAccess = true
     var currentSource = SourceFile(name: "<input>", text: "")
     var callDepth = 0
     static let maxCallDepth = 180
@@ -123,6 +127,10 @@ public final class Interpreter {
     }
 
     func checkInterrupt(_ pos: SourcePos) throws {
+        if let budget = stepBudget {
+            guard budget > 0 else { throw fail("step budget exhausted", pos) }
+            stepBudget = budget - 1
+        }
         if Interrupt.requested != 0 {
             Interrupt.requested = 0
             throw fail("interrupted", pos)

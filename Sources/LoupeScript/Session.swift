@@ -45,11 +45,19 @@ extension Interpreter {
 
     /// Reads a file for a builtin, recording its SHA-256 for the session header.
     public func readFile(_ path: String, op: String) throws -> Data {
+        try checkFileAccess(op)
         let bytes = try FileIO.readAll(path, op: op)
         if !filesRead.contains(where: { $0.path == path }) {
             filesRead.append((path, SHA256.hex(of: bytes)))
         }
         return Data(bytes)
+    }
+}
+
+extension Interpreter {
+    /// Throws when file access is disabled (fuzzing).
+    public func checkFileAccess(_ op: String) throws {
+        guard allowFileAccess else { throw LoupeError("\(op): file access is disabled") }
     }
 }
 

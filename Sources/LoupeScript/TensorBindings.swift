@@ -3,7 +3,7 @@ import LoupeTensor
 
 /// Tensor core bindings. Each tensor op is one line: a signature, a doc, and a closure over the
 /// bound arguments. Ops declared with `method` are also methods of tensors (`x.reshape(2, 3)`).
-enum TensorBindings {
+public enum TensorBindings {
     static func method(_ signature: String, _ doc: String, _ body: @escaping (inout Arguments) throws -> Tensor) -> Builtin {
         Builtin(signature, methodOf: "tensor", doc) { a in .tensor(try body(&a)) }
     }
@@ -13,7 +13,7 @@ enum TensorBindings {
     }
 
     /// The most elements a creation builtin allocates (4 GiB of floats).
-    static let maxElements = 1 << 30
+    nonisolated(unsafe) public static var maxElements = 1 << 30
 
     /// The shape argument `i`, validated: no negative sizes, at most `maxElements` elements.
     static func shape(_ a: Arguments, _ i: Int) throws -> [Int] {
