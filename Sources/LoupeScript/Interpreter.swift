@@ -61,6 +61,7 @@ public final class Interpreter {
     public var allowFileAccess = true
     var currentSource = SourceFile(name: "<input>", text: "")
     var callDepth = 0
+    var loopDepth = 0
     static let maxCallDepth = 180
 
     public init() {
@@ -114,6 +115,7 @@ public final class Interpreter {
     public func execute(_ stmts: [Stmt], source: SourceFile) throws -> Value? {
         currentSource = source
         callDepth = 0
+        loopDepth = 0
         let flow = try execBlock(stmts, globals)
         switch flow {
         case .normal(let v): return v
@@ -179,6 +181,8 @@ public final class Interpreter {
                 items = try (0..<t.shape[0]).map { .tensor(try TensorIndexing.select(t, [.index($0)])) }
             default: throw fail("for: cannot iterate over a \(seq.typeName)", seqExpr.pos)
             }
+            loopDepth += 1
+            defer { loopDepth -= 1 }
             for item in items {
                 try checkInterrupt(pos)
                 env.assign(name, item)
@@ -190,6 +194,8 @@ public final class Interpreter {
             }
             return .normal(nil)
         case .whileLoop(let cond, let body, let pos):
+            loopDepth += 1
+            defer { loopDepth -= 1 }
             while try eval(cond, env).isTruthy {
                 try checkInterrupt(pos)
                 switch try execBlock(body, env) {
@@ -202,8 +208,12 @@ public final class Interpreter {
         case .returnStmt(let e, let pos):
             guard callDepth > 0 else { throw fail("'return' outside a function", pos) }
             return .returned(try e.map { try eval($0, env) } ?? .null)
-        case .breakStmt: return .broke
-        case .continueStmt: return .continued
+        case .breakStmt(let pos):
+            guard loopDepth > 0 else { throw fail("'break' outside a loop", pos) }
+            return .broke
+        case .continueStmt(let pos):
+            guard loopDepth > 0 else { throw fail("'continue' outside a loop", pos) }
+            return .continued
         }
     }
 
@@ -407,7 +417,9 @@ public final class Interpreter {
         }
         callDepth += 1
         currentSource = decl.source
-        defer { callDepth -= 1; currentSource = callerSource }
+        let callerLoops = loopDepth
+        loopDepth = 0
+        defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops }
         for param in decl.params where env.vars[param.name] == nil {
             guard let d = param.defaultValue else {
                 currentSource = callerSource

@@ -135,6 +135,17 @@ final class REPLTests: XCTestCase {
         XCTAssertTrue(html.contains("<img alt=\"cell 3 image\" src=\"data:image/png;base64,iVBORw0KGgo"), html)
     }
 
+    /// The README's main example: the tour runs end to end (needs the Fashion-MNIST package).
+    func testTourRuns() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "Fashion-MNIST not installed")
+        let tour = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples/tour.loupe").path
+        let r = try runCLI(["run", tour])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("gradient of |v|^2 / 2 at [1, -2, 3]: [1, -2, 3]"), r.out)
+        XCTAssertTrue(r.out.contains("fitted w = 2.99, b = -1  (true: 3, -1)"), r.out)
+    }
+
     func testVersionAndHelp() throws {
         let v = try runCLI(["--version"])
         XCTAssertEqual(v.status, 0)
