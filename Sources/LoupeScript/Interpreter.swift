@@ -70,6 +70,9 @@ public final class Interpreter {
         for b in Builtins.all { register(b) }
     }
 
+    /// Functions defined at top level reference the globals that hold them: break those cycles.
+    deinit { globals.vars.removeAll() }
+
     /// Adds a builtin (and its method form) to the table.
     public func register(_ b: Builtin) {
         builtins[b.name] = b
