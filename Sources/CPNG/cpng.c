@@ -161,21 +161,22 @@ int loupe_png_decode(const unsigned char *data, size_t size, uint64_t max_pixels
     png_read_end(png, NULL);
 
     if (depth == 8) {
-        const float scale = 1.0f / 255.0f;
+        /* v / 255 exactly as PyTorch computes it (a table: division per pixel is slow). */
+        float table[256];
+        for (int v = 0; v < 256; v++) table[v] = (float)v / 255.0f;
         for (png_uint_32 y = 0; y < height; y++) {
             const unsigned char *row = rows[y];
             for (int c = 0; c < channels; c++) {
                 float *dst = pixels + (size_t)c * plane + (size_t)y * width;
-                for (png_uint_32 x = 0; x < width; x++) dst[x] = (float)row[(size_t)x * channels + c] * scale;
+                for (png_uint_32 x = 0; x < width; x++) dst[x] = table[row[(size_t)x * channels + c]];
             }
         }
     } else {
-        const float scale = 1.0f / 65535.0f;
         for (png_uint_32 y = 0; y < height; y++) {
             const uint16_t *row = (const uint16_t *)rows[y];
             for (int c = 0; c < channels; c++) {
                 float *dst = pixels + (size_t)c * plane + (size_t)y * width;
-                for (png_uint_32 x = 0; x < width; x++) dst[x] = (float)row[(size_t)x * channels + c] * scale;
+                for (png_uint_32 x = 0; x < width; x++) dst[x] = (float)row[(size_t)x * channels + c] / 65535.0f;
             }
         }
     }

@@ -85,7 +85,8 @@ public enum FileIO {
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
 
-/// A read-only memory map of a whole file, unmapped when released.
+/// A read-only memory map of a whole file, unmapped when released. (As with any mmap, a file
+/// truncated by another process while mapped faults on access; Loupe never writes in place.)
 public final class MappedFile: @unchecked Sendable {
     /// The mapped bytes.
     public let bytes: UnsafeRawBufferPointer

@@ -1,6 +1,6 @@
 import CZlib
 
-/// gzip / zlib decompression through zlib's inflate.
+/// gzip decompression through zlib's inflate.
 public enum Gzip {
     /// Whether `bytes` start with the gzip magic number.
     public static func isGzip(_ bytes: [UInt8]) -> Bool {
@@ -16,30 +16,34 @@ public enum Gzip {
             throw LoupeError("gzip: '\(source)': cannot initialise zlib")
         }
         defer { inflateEnd(&stream) }
-        var output = [UInt8]()
         var hint = input.count * 4
         if input.count >= 18 {
             // The trailer's ISIZE (size mod 2^32) is a good first guess for one member.
             let n = input.count
             let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
-            hint = max(hint, isize + 1)
+            // Deflate expands at most ~1032:1, so a larger ISIZE is corrupt: don't trust it.
+            if isize <= input.count * 1040 + 1024 { hint = max(hint, isize + 1) }
         }
-        output.reserveCapacity(min(hint, limit))
-        var chunk = [UInt8](repeating: 0, count: 1 << 18)
+        // Inflate straight into the output buffer, doubling it when full.
+        var output = [UInt8](repeating: 0, count: max(1024, min(hint, limit)))
+        var written = 0
         try input.withUnsafeBytes { raw in
             stream.next_in = UnsafeMutablePointer(mutating: raw.baseAddress?.assumingMemoryBound(to: UInt8.self))
             stream.avail_in = UInt32(raw.count)
             while true {
-                let status: Int32 = chunk.withUnsafeMutableBufferPointer { buffer in
-                    stream.next_out = buffer.baseAddress
-                    stream.avail_out = UInt32(buffer.count)
+                if written == output.count {
+                    guard output.count < limit else {
+                        throw LoupeError("gzip: '\(source)': decompressed data exceeds \(limit) bytes")
+                    }
+                    output.append(contentsOf: repeatElement(0, count: min(output.count, limit - output.count)))
+                }
+                let room = min(output.count - written, Int(UInt32.max))
+                let status: Int32 = output.withUnsafeMutableBufferPointer { buffer in
+                    stream.next_out = buffer.baseAddress! + written
+                    stream.avail_out = UInt32(room)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
-                let produced = chunk.count - Int(stream.avail_out)
-                guard output.count + produced <= limit else {
-                    throw LoupeError("gzip: '\(source)': decompressed data exceeds \(limit) bytes")
-                }
-                output.append(contentsOf: chunk[0..<produced])
+                written += room - Int(stream.avail_out)
                 switch status {
                 case Z_STREAM_END:
                     if stream.avail_in == 0 { return }
@@ -56,6 +60,7 @@ public enum Gzip {
                 }
             }
         }
+        output.removeLast(output.count - written)
         return output
     }
 }

@@ -102,9 +102,13 @@ public enum IDX {
         let result = Tensor.uninitialized([dims[0], 1, dims[1], dims[2]])
         let d = result.storage.pointer
         let count = result.count
+        // v / 255 exactly as PyTorch's ToTensor computes it, through a table.
+        let table = (0..<256).map { Float($0) / 255 }
         bytes.withUnsafeBufferPointer { buffer in
-            let s = buffer.baseAddress! + parsed.dataStart
-            for i in 0..<count { d[i] = Float(s[i]) * (1 / 255) }
+            table.withUnsafeBufferPointer { t in
+                let s = buffer.baseAddress! + parsed.dataStart
+                for i in 0..<count { d[i] = t[Int(s[i])] }
+            }
         }
         return result
     }

@@ -62,9 +62,10 @@ extension Images {
         var tiles: [Tensor] = []
         for image in images {
             if image.rank == 4 {
+                let all = image.scalars
+                let plane = image.shape[1] * image.shape[2] * image.shape[3]
                 for n in 0..<image.shape[0] {
-                    let plane = image.shape[1] * image.shape[2] * image.shape[3]
-                    let values = Array(image.scalars[(n * plane)..<((n + 1) * plane)])
+                    let values = Array(all[(n * plane)..<((n + 1) * plane)])
                     tiles.append(try Tensor(shape: Array(image.shape.dropFirst()), scalars: values))
                 }
             } else if image.rank == 3 {

@@ -97,7 +97,8 @@ public enum SafeTensorsDType: String, CaseIterable, Sendable {
         case .bf16:
             for i in 0..<count { destination.storeBytes(of: SafeTensorsDType.bfloat16Bits(source[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         default:
-            for i in 0..<count { destination.storeBytes(of: source[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+            // Little-endian host: float32 bytes are stored as they are.
+            destination.copyMemory(from: source, byteCount: count * 4)
         }
     }
 

@@ -5,7 +5,7 @@ import LoupeIO
 /// never crash, hang or allocate without bound.
 enum FuzzTargets {
     /// Target names, as given to `Scripts/fuzz` and the replay mode.
-    static let names = ["safetensors", "png", "script"]
+    static let names = ["safetensors", "png", "idx", "script"]
 
     /// Runs target `name` on `bytes`; returns a one-line outcome.
     @discardableResult
@@ -35,6 +35,13 @@ enum FuzzTargets {
                 return "ok: \(describe(shape: image.shape))"
             case "script":
                 return ScriptFuzz.run(bytes)
+            case "idx":
+                var raw = [UInt8](bytes)
+                if Gzip.isGzip(raw) { raw = try Gzip.decompress(raw, limit: 1 << 26, source: "fuzz") }
+                let tensor = try IDX.decode(raw, source: "fuzz")
+                _ = try? IDX.decodeImages(raw, source: "fuzz")
+                _ = try? IDX.decodeLabels(raw, source: "fuzz")
+                return "ok: \(describe(shape: tensor.shape))"
             default:
                 return "unknown target \(name)"
             }

@@ -77,6 +77,9 @@ final class IDXTests: XCTestCase {
         // Second load comes from the cache (same storage).
         XCTAssertTrue(try dataset.load(.test).images.storage === test.images.storage)
         assertThrowsLoupeError(["fashion-mnist", "validation"]) { try dataset.load("validation") }
+        let train = try dataset.load(.train)
+        XCTAssertEqual(train.images.shape, [60000, 1, 28, 28])
+        XCTAssertEqual(Set(train.labels.scalars), Set((0..<10).map(Float.init)))
     }
 
     func testFashionMNISTMissingDirectoryExplainsInstall() {

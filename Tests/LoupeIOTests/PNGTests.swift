@@ -9,7 +9,8 @@ final class PNGTests: XCTestCase {
         for fixture in cases {
             let path = Fixtures.directory.appendingPathComponent("png/" + fixture.string("file")!).path
             let image = try PNG.read(path: path)
-            assertClose(image, try fixture.tensor("output"), rtol: 0, atol: 1e-7, fixture.name)
+            XCTAssertEqual(image.shape, try fixture.tensor("output").shape, fixture.name)
+            XCTAssertEqual(image.scalars, try fixture.tensor("output").scalars, fixture.name)
         }
     }
 

@@ -1,0 +1,150 @@
+"""PyTorch side of Scripts/bench: the same workloads as loupe-bench, on 2 threads.
+
+Writes JSON {"torch": version, "rows": {name: {"value": v, "unit": u}}} to the path given as the
+first argument (stdout without one). Row names and units match loupe-bench exactly: GFLOPS and
+GB/s are higher-is-better, ms lower-is-better. Warm-up, then the median of repeated runs.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+QUICK = "--quick" in sys.argv
+FILTER = sys.argv[sys.argv.index("--filter") + 1].lower() if "--filter" in sys.argv else None
+
+
+def wanted(name):
+    return FILTER is None or FILTER in name.lower()
+
+
+def median_seconds(fn, budget=0.5, min_runs=5, max_runs=30, warmup=2):
+    if QUICK:
+        budget, min_runs, max_runs, warmup = 0.1, 3, 5, 1
+    warm_start = time.perf_counter()
+    runs = 0
+    while runs < warmup or time.perf_counter() - warm_start < budget / 5:
+        fn()
+        runs += 1
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main():
+    rows = {}
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen)
+
+    with torch.no_grad():
+        for n in (256, 512, 1024, 2048):
+            a, b = rand(n, n), rand(n, n)
+            if wanted(f"matmul {n}"):
+                s = median_seconds(lambda: torch.mm(a, b))
+                rows[f"matmul {n}"] = {"value": 2 * n ** 3 / s / 1e9, "unit": "GFLOPS"}
+
+        convs = [("conv2d resnet 3x3 64ch 56x56 b1", 1, 64, 64, 56, 3, 1, 1),
+                 ("conv2d resnet 3x3 64ch 56x56 b8", 8, 64, 64, 56, 3, 1, 1),
+                 ("conv2d vit patch 16/16 224 b1", 1, 3, 768, 224, 16, 16, 0)]
+        for name, batch, cin, cout, size, k, stride, pad in convs:
+            x, w, bias = rand(batch, cin, size, size), rand(cout, cin, k, k), rand(cout)
+            out = (size + 2 * pad - k) // stride + 1
+            flops = 2 * batch * cout * out * out * cin * k * k
+            if wanted(name):
+                s = median_seconds(lambda: F.conv2d(x, w, bias, stride=stride, padding=pad))
+                rows[name] = {"value": flops / s / 1e9, "unit": "GFLOPS"}
+
+        x, y = rand(1576, 3072), rand(1576, 3072)
+        if wanted("add [1576, 3072]"):
+            s = median_seconds(lambda: x + y)
+            rows["add [1576, 3072]"] = {"value": 3 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        xt = x.t()
+        if wanted("transpose copy [3072, 1576]"):
+            s = median_seconds(lambda: xt.contiguous())
+            rows["transpose copy [3072, 1576]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+
+        x = rand(12, 197, 197)
+        if wanted("softmax [12, 197, 197]"):
+            s = median_seconds(lambda: torch.softmax(x, dim=-1))
+            rows["softmax [12, 197, 197]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        x, w, bias = rand(8 * 197, 768), rand(768), rand(768)
+        if wanted("layer_norm [1576, 768]"):
+            s = median_seconds(lambda: F.layer_norm(x, (768,), w, bias, 1e-5))
+            rows["layer_norm [1576, 768]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+        x = rand(8 * 197, 3072)
+        if wanted("gelu [1576, 3072]"):
+            s = median_seconds(lambda: F.gelu(x))
+            rows["gelu [1576, 3072]"] = {"value": 2 * x.numel() * 4 / s / 1e9, "unit": "GB/s"}
+
+    shapes = [(2304, 768), (2304,), (768, 768), (768,), (3072, 768), (3072,),
+              (768, 3072), (768,), (768,), (768,), (768,), (768,)]
+    params = [rand(*shape).requires_grad_(True) for shape in shapes]
+    for t in params:
+        t.grad = rand(*t.shape)
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    total = sum(t.numel() for t in params)
+    if wanted("adamw step vit-b block (7.1M)"):
+        s = median_seconds(opt.step)
+        rows["adamw step vit-b block (7.1M)"] = {"value": 7 * total * 4 / s / 1e9, "unit": "GB/s"}
+    opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    if wanted("sgd momentum step vit-b block (7.1M)"):
+        s = median_seconds(opt.step)
+        rows["sgd momentum step vit-b block (7.1M)"] = {"value": 5 * total * 4 / s / 1e9, "unit": "GB/s"}
+
+    # ViT-B block, forward + backward, batch 1, 197 tokens, dim 768, 12 heads, MLP 3072; separate q/k/v
+    # projections and explicit softmax attention, exactly as loupe-bench builds it from its ops.
+    dim, heads, tokens = 768, 12, 197
+
+    def param(*shape, scale=0.02):
+        return (rand(*shape) * scale).requires_grad_(True)
+
+    p = {"ln1w": torch.ones(dim, requires_grad=True), "ln1b": torch.zeros(dim, requires_grad=True),
+         "qw": param(dim, dim), "qb": param(dim), "kw": param(dim, dim), "kb": param(dim),
+         "vw": param(dim, dim), "vb": param(dim), "projw": param(dim, dim), "projb": param(dim),
+         "ln2w": torch.ones(dim, requires_grad=True), "ln2b": torch.zeros(dim, requires_grad=True),
+         "fc1w": param(4 * dim, dim), "fc1b": param(4 * dim), "fc2w": param(dim, 4 * dim), "fc2b": param(dim)}
+    x = rand(1, tokens, dim).requires_grad_(True)
+
+    def block():
+        h = F.layer_norm(x, (dim,), p["ln1w"], p["ln1b"])
+        q, k, v = (F.linear(h, p[n + "w"], p[n + "b"]).reshape(1, tokens, heads, dim // heads).permute(0, 2, 1, 3)
+                   for n in "qkv")
+        scores = (q @ k.transpose(-2, -1)) * (dim // heads) ** -0.5
+        attn = torch.softmax(scores, dim=-1) @ v
+        attn = attn.transpose(1, 2).reshape(1, tokens, dim)
+        h1 = x + F.linear(attn, p["projw"], p["projb"])
+        m = F.linear(F.gelu(F.linear(F.layer_norm(h1, (dim,), p["ln2w"], p["ln2b"]), p["fc1w"], p["fc1b"])),
+                     p["fc2w"], p["fc2b"])
+        out = h1 + m
+        out.sum().backward()
+        for t in list(p.values()) + [x]:
+            t.grad = None
+
+    if wanted("vit-b block fwd+bwd b1"):
+        s = median_seconds(block)
+        rows["vit-b block fwd+bwd b1"] = {"value": s * 1e3, "unit": "ms"}
+
+    document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}
+    text = json.dumps(document, indent=1)
+    args = sys.argv[1:]
+    paths = [a for k, a in enumerate(args) if not a.startswith("--") and (k == 0 or args[k - 1] != "--filter")]
+    if paths:
+        with open(paths[0], "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

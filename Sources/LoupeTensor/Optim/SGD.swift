@@ -1,0 +1,101 @@
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
+/// weight decay, exactly as `torch.optim.SGD`:
+///
+///     d = g + weightDecay * p
+///     b = d                                  (first step)
+///     b = momentum * b + (1 - dampening) * d (later steps)
+///     d = nesterov ? d + momentum * b : b    (when momentum != 0)
+///     p = p - learningRate * d
+///
+/// Parameters are updated in place (see `Optimizer`).
+public final class SGD: Optimizer {
+    public private(set) var momentum: Double
+    public private(set) var dampening: Double
+    public private(set) var nesterov: Bool
+    public private(set) var weightDecay: Double
+    /// Momentum buffers, created on a parameter's first update when `momentum != 0`.
+    private var buffers: [Tensor?]
+
+    /// Throws when a hyperparameter is negative or not finite, when Nesterov momentum is asked
+    /// for without momentum or with dampening, or when a parameter is not a contiguous leaf.
+    public init(parameters: [Tensor], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
+                nesterov: Bool = false, weightDecay: Double = 0, schedule: LearningRateSchedule? = nil) throws {
+        try SGD.validate(momentum: momentum, dampening: dampening, nesterov: nesterov, weightDecay: weightDecay)
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        self.buffers = Array(repeating: nil, count: parameters.count)
+        try super.init(name: "SGD", parameters: parameters, learningRate: learningRate, schedule: schedule)
+    }
+
+    private static func validate(momentum: Double, dampening: Double, nesterov: Bool, weightDecay: Double) throws {
+        try Optimizer.check(momentum, "momentum", in: "SGD")
+        guard dampening.isFinite else {
+            throw LoupeError("SGD: invalid dampening \(dampening); expected a finite value")
+        }
+        try Optimizer.check(weightDecay, "weight decay", in: "SGD")
+        if nesterov && (momentum <= 0 || dampening != 0) {
+            throw LoupeError("SGD: Nesterov momentum requires momentum > 0 and zero dampening (momentum \(momentum), dampening \(dampening))")
+        }
+    }
+
+    override func update(index: Int, parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int) throws {
+        let lr = Float(learningRate), wd = Float(weightDecay)
+        let mu = Float(momentum), keep = Float(1 - dampening)
+        if momentum == 0 {
+            Parallel.forRanges(count) { start, end in
+                if wd == 0 {
+                    for i in start..<end { p[i] -= lr * g[i] }
+                } else {
+                    for i in start..<end { p[i] -= lr * (g[i] + wd * p[i]) }
+                }
+            }
+            return
+        }
+        let first = buffers[index] == nil
+        if first { buffers[index] = Tensor.uninitialized([count]) }
+        let b = buffers[index]!.storage.pointer
+        let nesterov = self.nesterov
+        Parallel.forRanges(count) { start, end in
+            for i in start..<end {
+                let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+                let buffer = first ? d : mu * b[i] + keep * d
+                b[i] = buffer
+                p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+            }
+        }
+    }
+
+    override func hyperparameters() -> [String: Double] {
+        ["momentum": momentum, "dampening": dampening, "nesterov": nesterov ? 1 : 0, "weight_decay": weightDecay]
+    }
+
+    override func validateHyperparameters(_ values: [String: Double]) throws {
+        try SGD.validate(momentum: values["momentum"]!, dampening: values["dampening"]!,
+                         nesterov: values["nesterov"]! != 0, weightDecay: values["weight_decay"]!)
+    }
+
+    override func setHyperparameters(_ values: [String: Double]) {
+        momentum = values["momentum"]!
+        dampening = values["dampening"]!
+        nesterov = values["nesterov"]! != 0
+        weightDecay = values["weight_decay"]!
+    }
+
+    override var perParameterTensorKeys: [String] { ["momentum_buffer"] }
+
+    override func parameterState(_ index: Int) -> [String: Tensor] {
+        guard let buffer = buffers[index] else { return [:] }
+        return ["momentum_buffer": (try? buffer.reshaped(parameters[index].shape)) ?? buffer]
+    }
+
+    override func makeParameterState(_ index: Int, tensors: [String: Tensor], scalars: [String: Double]) throws -> Any {
+        guard let buffer = tensors["momentum_buffer"] else { return Optional<Tensor>.none as Any }
+        return Optional(try buffer.contiguousCopy().reshaped([buffer.count])) as Any
+    }
+
+    override func setParameterState(_ index: Int, _ state: Any) {
+        buffers[index] = state as? Tensor
+    }
+}

@@ -1,0 +1,57 @@
+import CBLAS
+import LoupeTensor
+
+/// Rows built from the neural-network ops: conv2d (vs the sgemm of its im2col product),
+/// softmax / layer norm / gelu (GB/s vs memcpy of the same bytes) and a ViT-B block forward +
+/// backward. Shapes match Scripts/bench_torch.py.
+enum ModelWorkloads {
+    static func run(add: (String, () throws -> BenchRow) throws -> Void) throws {
+        let convs: [(String, Int, Int, Int, Int, Int, Int, Int)] = [
+            ("conv2d resnet 3x3 64ch 56x56 b1", 1, 64, 64, 56, 3, 1, 1),
+            ("conv2d resnet 3x3 64ch 56x56 b8", 8, 64, 64, 56, 3, 1, 1),
+            ("conv2d vit patch 16/16 224 b1", 1, 3, 768, 224, 16, 16, 0),
+        ]
+        for (name, batch, cin, cout, size, k, stride, pad) in convs {
+            try add(name) { try conv(name, batch: batch, cin: cin, cout: cout, size: size, k: k, stride: stride, pad: pad) }
+        }
+        try add("softmax [12, 197, 197]") {
+            let x = try CoreWorkloads.random([12, 197, 197], seed: 5)
+            return try CoreWorkloads.bandwidth("softmax [12, 197, 197]", floats: 2 * x.count) { _ = try NN.softmax(x, axis: -1) }
+        }
+        try add("layer_norm [1576, 768]") {
+            let x = try CoreWorkloads.random([1576, 768], seed: 6)
+            let w = try CoreWorkloads.random([768], seed: 7), b = try CoreWorkloads.random([768], seed: 8)
+            return try CoreWorkloads.bandwidth("layer_norm [1576, 768]", floats: 2 * x.count) {
+                _ = try NN.layerNorm(x, shape: [768], weight: w, bias: b, eps: 1e-5)
+            }
+        }
+        try add("gelu [1576, 3072]") {
+            let x = try CoreWorkloads.random([1576, 3072], seed: 9)
+            return try CoreWorkloads.bandwidth("gelu [1576, 3072]", floats: 2 * x.count) { _ = x.gelu() }
+        }
+        try add("vit-b block fwd+bwd b1") { try ViTBlock().row() }
+    }
+
+    /// conv2d GFLOPS against one sgemm of the same [cout, cin*k*k] x [cin*k*k, batch*out*out] product.
+    static func conv(_ name: String, batch: Int, cin: Int, cout: Int, size: Int, k: Int, stride: Int, pad: Int) throws -> BenchRow {
+        let x = try CoreWorkloads.random([batch, cin, size, size], seed: 3)
+        let w = try CoreWorkloads.random([cout, cin, k, k], seed: 4)
+        let bias = try CoreWorkloads.random([cout], seed: 5)
+        let out = (size + 2 * pad - k) / stride + 1
+        let m = cout, n = batch * out * out, kk = cin * k * k
+        let a = try CoreWorkloads.random([m, kk], seed: 6), b = try CoreWorkloads.random([kk, n], seed: 7)
+        let c = Tensor.uninitialized([m, n])
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer
+        let loupe: () throws -> Void = {
+            _ = try NN.conv2d(x, weight: w, bias: bias, stride: (stride, stride), padding: (pad, pad))
+        }
+        let gemm: () throws -> Void = {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kk),
+                        1, pa, Int32(kk), pb, Int32(n), 0, pc, Int32(n))
+        }
+        let times = try withExtendedLifetime((a, b, c)) { try Timing.medians([loupe, gemm]) }
+        let flops = 2 * Double(m) * Double(n) * Double(kk)
+        return BenchRow(name: name, unit: .gflops, loupe: flops / times[0] / 1e9,
+                        baseline: flops / times[1] / 1e9, baselineName: "gemm")
+    }
+}
