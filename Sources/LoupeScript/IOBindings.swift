@@ -33,7 +33,7 @@ enum IOBindings {
             let png = try PNG.encode(t)
             if !a.isNil(1) { try a.interpreter.checkFileAccess("show"); try FileIO.writeAtomically([UInt8](png), to: try a.string(1), op: "show") }
             a.interpreter.shownImages.append([UInt8](png))
-            a.interpreter.imageSink?(t)
+            a.interpreter.imageSink?(t, [UInt8](png))
             a.interpreter.output("<image \(describe(shape: t.shape))>")
             return .null
         },

@@ -53,8 +53,8 @@ public final class Interpreter {
     public var output: (String) -> Void = { print($0) }
     /// Images produced by `show` (for notebook export): encoded PNG bytes.
     public var shownImages: [[UInt8]] = []
-    /// Called with every image `show` displays (the REPL draws it inline on the terminal).
-    public var imageSink: ((Tensor) -> Void)? = nil
+    /// Called with every image `show` displays and its PNG bytes (the REPL draws it inline).
+    public var imageSink: ((Tensor, [UInt8]) -> Void)? = nil
     /// When set, loops and calls may run at most this many steps (fuzzing), then fail.
     public var stepBudget: Int? = nil
     /// Whether builtins may read and write files (off when fuzzing).

@@ -18,8 +18,9 @@ enum REPL {
         }
         let interactive = isatty(0) != 0
         if isatty(1) != 0 {
-            session.interpreter.imageSink = { image in
-                FileHandle.standardOutput.write(TerminalImage.halfBlocks(image).data(using: .utf8)!)
+            let kind = TerminalImage.detect()
+            session.interpreter.imageSink = { image, png in
+                FileHandle.standardOutput.write(TerminalImage.render(image, png: png, protocol: kind).data(using: .utf8)!)
             }
         }
         if banner && interactive {

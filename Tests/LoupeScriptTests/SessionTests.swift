@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeScript
+import LoupeTensor
 
 final class SessionTests: XCTestCase {
     func makeSession() -> (ReplSession, () -> [String]) {
@@ -126,6 +127,17 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(cells.map(\.code), ["x = 2", "x * 21"])
         XCTAssertEqual(cells[1].output, ["42"])
         XCTAssertEqual(Journal.list(directory: dir), [s.journal!.path])
+    }
+
+    func testTerminalImages() throws {
+        XCTAssertEqual(TerminalImage.detect(["TERM": "xterm-kitty"]), .kitty)
+        XCTAssertEqual(TerminalImage.detect(["TERM_PROGRAM": "iTerm.app"]), .iterm2)
+        XCTAssertEqual(TerminalImage.detect(["TERM": "xterm-256color"]), .halfBlocks)
+        let image = try Tensor(shape: [3, 2, 1], scalars: [1, 0, 0, 1, 0, 0])  // red over green
+        XCTAssertEqual(TerminalImage.halfBlocks(image), "\u{1B}[38;2;255;0;0m\u{1B}[48;2;0;255;0m▀\u{1B}[0m\n")
+        XCTAssertEqual(TerminalImage.render(image, png: [1, 2, 3], protocol: .kitty), "\u{1B}_Ga=T,f=100,m=0;AQID\u{1B}\\\n")
+        XCTAssertEqual(TerminalImage.render(image, png: [1, 2, 3], protocol: .iterm2),
+                       "\u{1B}]1337;File=inline=1;size=3;preserveAspectRatio=1:AQID\u{07}\n")
     }
 
     func testHTMLNotebook() {
