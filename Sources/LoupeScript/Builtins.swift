@@ -58,7 +58,7 @@ public enum Builtins {
         },
         Builtin("map(list, f)", methodOf: "list", "A list of f(item) for every item.") { a in
             let f = try a.callable(1)
-            return .list(ListBox(try a.list(0).items.map { try a.interpreter.call(f, [$0], at: SourcePos(line: 0, column: 0)) }))
+            return .list(ListBox(try a.list(0).items.map { try a.interpreter.call(f, [$0], at: a.interpreter.builtinCallPos) }))
         },
         Builtin("join(list, separator: \"\")", methodOf: "list", "The items' text joined with a separator.") { a in
             .string(try a.list(0).items.map(\.text).joined(separator: try a.string(1)))
@@ -114,7 +114,7 @@ public enum Builtins {
         Builtin("time(f)", "Calls f() and returns a record {value, ms} with its result and the wall time in milliseconds.") { a in
             let f = try a.callable(0)
             let start = DispatchTime.now().uptimeNanoseconds
-            let v = try a.interpreter.call(f, [], at: SourcePos(line: 0, column: 0))
+            let v = try a.interpreter.call(f, [], at: a.interpreter.builtinCallPos)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             return .record(RecordBox([("value", v), ("ms", .number((ms * 1000).rounded() / 1000))]))
         },

@@ -61,6 +61,8 @@ public final class Interpreter {
     public var allowFileAccess = true
     var currentSource = SourceFile(name: "<input>", text: "")
     var callDepth = 0
+    /// Where the running builtin was called (the call site of functions it calls back).
+    public internal(set) var builtinCallPos = SourcePos(line: 0, column: 0)
     var loopDepth = 0
     static let maxCallDepth = 180
 
@@ -389,9 +391,15 @@ public final class Interpreter {
         switch callee {
         case .builtin(let b):
             var args = try b.bind(positional, named, interpreter: self)
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
             return try b.body(&args)
         case .boundMethod(let b, let receiver):
             var args = try b.bind([receiver] + positional, named, interpreter: self)
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
             return try b.body(&args)
         case .function(let closure):
             return try callUser(closure, positional, named, at: p)

@@ -119,7 +119,7 @@ public enum TensorBindings {
             }
         }
         guard !leaves.isEmpty else { throw LoupeError("\(name): needs at least one tensor input") }
-        let out = try GradMode.withGrad { try a.interpreter.call(f, callArgs, at: SourcePos(line: 0, column: 0)) }
+        let out = try GradMode.withGrad { try a.interpreter.call(f, callArgs, at: a.interpreter.builtinCallPos) }
         guard case .tensor(let y) = out else {
             throw LoupeError("\(name): the function must return a one-element tensor, got \(out.typeName)")
         }

@@ -26,7 +26,7 @@ private func completeCallback(_ el: OpaquePointer?, _ ch: Int32) -> UInt8 {
     var common = candidates[0]
     for c in candidates.dropFirst() { while !c.hasPrefix(common) { common.removeLast() } }
     if common.count > prefix.count {
-        let insert = String(common.dropFirst(prefix.count)) + (candidates.count == 1 && !common.hasSuffix("/") ? completionSuffix(line, cursorChars) : "")
+        let insert = String(common.dropFirst(prefix.count))
         el_insertstr(el, insert)
         return UInt8(CC_REFRESH)
     }
@@ -34,8 +34,6 @@ private func completeCallback(_ el: OpaquePointer?, _ ch: Int32) -> UInt8 {
     FileHandle.standardOutput.write(("\n" + candidates.prefix(60).joined(separator: "  ") + "\n").data(using: .utf8)!)
     return UInt8(CC_REDISPLAY)
 }
-
-private func completionSuffix(_ line: String, _ cursor: Int) -> String { "" }
 
 private func interruptKey(_ el: OpaquePointer?, _ ch: Int32) -> UInt8 {
     Interrupt.requested = 1

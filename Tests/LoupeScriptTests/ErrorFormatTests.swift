@@ -40,3 +40,15 @@ final class ErrorFormatTests: XCTestCase {
         XCTAssertEqual(Interrupt.requested, 0)
     }
 }
+
+final class CallbackTracebackTests: XCTestCase {
+    func testErrorInsideCallbackNamesTheBuiltinCallSite() throws {
+        do {
+            try Interpreter().run(SourceFile(name: "t.loupe", text: "fn f(v) v @ zeros(2) end\ny = 1\nmap([zeros(3)], f)\n"))
+            XCTFail("expected an error")
+        } catch let e as ScriptError {
+            XCTAssertEqual(e.frames.first?.pos, SourcePos(line: 3, column: 1))
+            XCTAssertTrue(e.description.contains("in f, called at t.loupe:3:1: map([zeros(3)], f)"), e.description)
+        }
+    }
+}
