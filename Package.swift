@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,7 +5,7 @@ import LoupeIO
 /// never crash, hang or allocate without bound.
 enum FuzzTargets {
     /// Target names, as given to `Scripts/fuzz` and the replay mode.
-    static let names = ["safetensors", "png", "idx"]
+    static let names = ["safetensors", "png", "idx", "script"]
 
     /// Runs target `name` on `bytes`; returns a one-line outcome.
     @discardableResult
@@ -33,6 +33,8 @@ enum FuzzTargets {
                 let again = try PNG.decode(try PNG.encode(image, bitDepth: 16))
                 precondition(again.shape == image.shape, "png round trip changed the shape")
                 return "ok: \(describe(shape: image.shape))"
+            case "script":
+                return ScriptFuzz.run(bytes)
             case "idx":
                 var raw = [UInt8](bytes)
                 if Gzip.isGzip(raw) { raw = try Gzip.decompress(raw, limit: 1 << 26, source: "fuzz") }

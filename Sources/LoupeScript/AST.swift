@@ -1,0 +1,79 @@
+/// A call argument, positional (`label == nil`) or named.
+public struct CallArgument: Sendable {
+    public var label: String?
+    public var value: Expr
+    public var pos: SourcePos
+}
+
+/// One item of a subscript: a single index or a `start:stop:step` slice.
+public enum IndexItem: Sendable {
+    case single(Expr)
+    case slice(Expr?, Expr?, Expr?)
+}
+
+/// A parameter of a user function, with an optional default expression.
+public struct Parameter: Sendable {
+    public var name: String
+    public var defaultValue: Expr?
+}
+
+/// A user function's declaration (named or anonymous).
+public final class FunctionDecl: @unchecked Sendable {
+    public let name: String
+    public let params: [Parameter]
+    public let body: [Stmt]
+    public let pos: SourcePos
+    public let source: SourceFile
+    init(name: String, params: [Parameter], body: [Stmt], pos: SourcePos, source: SourceFile) {
+        self.name = name; self.params = params; self.body = body; self.pos = pos; self.source = source
+    }
+}
+
+/// Expressions.
+public indirect enum Expr: Sendable {
+    case number(Double, SourcePos)
+    case string(String, SourcePos)
+    case interpolated([InterpolatedPiece], SourcePos)
+    case bool(Bool, SourcePos)
+    case null(SourcePos)
+    case list([Expr], SourcePos)
+    case record([(String, Expr)], SourcePos)
+    case name(String, SourcePos)
+    case unary(String, Expr, SourcePos)
+    case binary(String, Expr, Expr, SourcePos)
+    case logical(String, Expr, Expr, SourcePos)
+    case call(Expr, [CallArgument], SourcePos)
+    case attribute(Expr, String, SourcePos)
+    case index(Expr, [IndexItem], SourcePos)
+    case function(FunctionDecl)
+
+    public var pos: SourcePos {
+        switch self {
+        case .number(_, let p), .string(_, let p), .interpolated(_, let p), .bool(_, let p), .null(let p),
+             .list(_, let p), .record(_, let p), .name(_, let p), .unary(_, _, let p),
+             .binary(_, _, _, let p), .logical(_, _, _, let p), .call(_, _, let p),
+             .attribute(_, _, let p), .index(_, _, let p):
+            return p
+        case .function(let d): return d.pos
+        }
+    }
+}
+
+/// A piece of an interpolated string literal.
+public enum InterpolatedPiece: Sendable {
+    case text(String)
+    case expr(Expr)
+}
+
+/// Statements. A block's value is the value of its last expression statement.
+public indirect enum Stmt: Sendable {
+    case expr(Expr)
+    case assign(Expr, Expr, SourcePos)
+    case function(FunctionDecl)
+    case ifChain([(Expr, [Stmt])], [Stmt]?, SourcePos)
+    case forIn(String, Expr, [Stmt], SourcePos)
+    case whileLoop(Expr, [Stmt], SourcePos)
+    case returnStmt(Expr?, SourcePos)
+    case breakStmt(SourcePos)
+    case continueStmt(SourcePos)
+}

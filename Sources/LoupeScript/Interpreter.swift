@@ -1,0 +1,468 @@
+import Foundation
+import LoupeTensor
+
+/// A scope of variables; function scopes chain to the scope they were defined in.
+public final class Environment {
+    var vars: [String: Value] = [:]
+    let parent: Environment?
+    init(parent: Environment?) { self.parent = parent }
+
+    func lookup(_ name: String) -> Value? {
+        var env: Environment? = self
+        while let e = env {
+            if let v = e.vars[name] { return v }
+            env = e.parent
+        }
+        return nil
+    }
+
+    /// Assigns to the innermost scope that defines `name`, else this scope.
+    func assign(_ name: String, _ value: Value) {
+        var env: Environment? = self
+        while let e = env {
+            if e.vars[name] != nil { e.vars[name] = value; return }
+            env = e.parent
+        }
+        vars[name] = value
+    }
+}
+
+enum Flow {
+    case normal(Value?)
+    case returned(Value)
+    case broke
+    case continued
+}
+
+/// The tree-walking interpreter: holds globals, the random generator, builtins and the record of
+/// files read (for session headers).
+public final class Interpreter {
+    public let globals: Environment
+    let builtinScope: Environment
+    /// All builtins by name.
+    public private(set) var builtins: [String: Builtin] = [:]
+    /// Builtins that are methods, by receiver type and name.
+    var methods: [String: [String: Builtin]] = [:]
+    /// The generator every random builtin draws from (`seed(n)` resets it).
+    public var rng = RandomGenerator(seed: 0)
+    /// The last seed set with `seed(n)`, if any.
+    public var seedValue: UInt64? = nil
+    /// SHA-256 of every file read, by path, in the order first read.
+    public var filesRead: [(path: String, sha256: String)] = []
+    /// Where `print` and displays go.
+    public var output: (String) -> Void = { print($0) }
+    /// Images produced by `show` (for notebook export): encoded PNG bytes.
+    public var shownImages: [[UInt8]] = []
+    /// Called with every image `show` displays and its PNG bytes (the REPL draws it inline).
+    public var imageSink: ((Tensor, [UInt8]) -> Void)? = nil
+    /// When set, loops and calls may run at most this many steps (fuzzing), then fail.
+    public var stepBudget: Int? = nil
+    /// Whether builtins may read and write files (off when fuzzing).
+    public var allowFileAccess = true
+    var currentSource = SourceFile(name: "<input>", text: "")
+    var callDepth = 0
+    /// Where the running builtin was called (the call site of functions it calls back).
+    public internal(set) var builtinCallPos = SourcePos(line: 0, column: 0)
+    var loopDepth = 0
+    static let maxCallDepth = 180
+
+    public init() {
+        builtinScope = Environment(parent: nil)
+        globals = Environment(parent: builtinScope)
+        for b in Builtins.all { register(b) }
+    }
+
+    /// Functions defined at top level reference the globals that hold them: break those cycles.
+    deinit { globals.vars.removeAll() }
+
+    /// Adds a builtin (and its method form) to the table.
+    public func register(_ b: Builtin) {
+        builtins[b.name] = b
+        builtinScope.vars[b.name] = .builtin(b)
+        if let type = b.methodOf { methods[type, default: [:]][b.methodName ?? b.name] = b }
+    }
+
+    /// Removes all user variables.
+    public func reset() {
+        globals.vars.removeAll()
+    }
+
+    /// Names of user variables, sorted.
+    public var variableNames: [String] { globals.vars.keys.sorted() }
+
+    /// A user variable's value.
+    public func variable(_ name: String) -> Value? { globals.lookup(name) }
+
+    /// Sets a user variable.
+    public func setVariable(_ name: String, _ value: Value) { globals.vars[name] = value }
+
+    /// Method names available on a value (builtins and record keys).
+    public func methodNames(of value: Value) -> [String] {
+        var names = Array(methods[value.typeName]?.keys ?? [:].keys)
+        if value.typeName == "tensor" { names += ["shape", "rank", "count", "grad", "T"] }
+        if case .record(let r) = value { names += r.keys }
+        return names.sorted()
+    }
+
+    /// Parses a source text, reporting syntax errors as `ScriptError`.
+    public func parse(_ source: SourceFile) throws -> [Stmt] {
+        do { return try Parser.parse(source) } catch let e as SyntaxError { throw ScriptError(e, source: source) }
+    }
+
+    /// Runs a source text; returns the value of its last expression statement (nil for none).
+    @discardableResult
+    public func run(_ source: SourceFile) throws -> Value? {
+        let stmts = try parse(source)
+        return try execute(stmts, source: source)
+    }
+
+    /// Runs parsed statements at top level.
+    public func execute(_ stmts: [Stmt], source: SourceFile) throws -> Value? {
+        currentSource = source
+        callDepth = 0
+        loopDepth = 0
+        let flow = try execBlock(stmts, globals)
+        switch flow {
+        case .normal(let v): return v
+        case .returned(let v): return v
+        case .broke, .continued: return nil
+        }
+    }
+
+    func fail(_ message: String, _ pos: SourcePos) -> ScriptError {
+        ScriptError(message, source: currentSource, pos: pos)
+    }
+
+    func checkInterrupt(_ pos: SourcePos) throws {
+        if let budget = stepBudget {
+            guard budget > 0 else { throw fail("step budget exhausted", pos) }
+            stepBudget = budget - 1
+        }
+        if Interrupt.requested != 0 {
+            Interrupt.requested = 0
+            throw fail("interrupted", pos)
+        }
+    }
+
+    // MARK: Statements
+
+    func execBlock(_ stmts: [Stmt], _ env: Environment) throws -> Flow {
+        var last: Value? = nil
+        for s in stmts {
+            switch try exec(s, env) {
+            case .normal(let v): last = v
+            case let other: return other
+            }
+        }
+        return .normal(last)
+    }
+
+    func exec(_ stmt: Stmt, _ env: Environment) throws -> Flow {
+        switch stmt {
+        case .expr(let e):
+            return .normal(try eval(e, env))
+        case .assign(let target, let valueExpr, let pos):
+            let value = try eval(valueExpr, env)
+            try assign(target, value, env, pos)
+            return .normal(nil)
+        case .function(let decl):
+            env.vars[decl.name] = .function(Closure(decl: decl, env: env))
+            return .normal(nil)
+        case .ifChain(let branches, let elseBody, _):
+            for (cond, body) in branches where try eval(cond, env).isTruthy {
+                return try execBlock(body, env)
+            }
+            if let elseBody { return try execBlock(elseBody, env) }
+            return .normal(nil)
+        case .forIn(let name, let seqExpr, let body, let pos):
+            let seq = try eval(seqExpr, env)
+            let items: [Value]
+            switch seq {
+            case .list(let l): items = l.items
+            case .string(let s): items = s.map { .string(String($0)) }
+            case .record(let r): items = r.keys.map { .string($0) }
+            case .tensor(let t):
+                guard t.rank > 0 else { throw fail("for: cannot iterate over a rank-0 tensor", seqExpr.pos) }
+                items = try (0..<t.shape[0]).map { .tensor(try TensorIndexing.select(t, [.index($0)])) }
+            default: throw fail("for: cannot iterate over a \(seq.typeName)", seqExpr.pos)
+            }
+            loopDepth += 1
+            defer { loopDepth -= 1 }
+            for item in items {
+                try checkInterrupt(pos)
+                env.assign(name, item)
+                switch try execBlock(body, env) {
+                case .broke: return .normal(nil)
+                case .returned(let v): return .returned(v)
+                default: break
+                }
+            }
+            return .normal(nil)
+        case .whileLoop(let cond, let body, let pos):
+            loopDepth += 1
+            defer { loopDepth -= 1 }
+            while try eval(cond, env).isTruthy {
+                try checkInterrupt(pos)
+                switch try execBlock(body, env) {
+                case .broke: return .normal(nil)
+                case .returned(let v): return .returned(v)
+                default: break
+                }
+            }
+            return .normal(nil)
+        case .returnStmt(let e, let pos):
+            guard callDepth > 0 else { throw fail("'return' outside a function", pos) }
+            return .returned(try e.map { try eval($0, env) } ?? .null)
+        case .breakStmt(let pos):
+            guard loopDepth > 0 else { throw fail("'break' outside a loop", pos) }
+            return .broke
+        case .continueStmt(let pos):
+            guard loopDepth > 0 else { throw fail("'continue' outside a loop", pos) }
+            return .continued
+        }
+    }
+
+    func assign(_ target: Expr, _ value: Value, _ env: Environment, _ pos: SourcePos) throws {
+        switch target {
+        case .name(let n, let p):
+            if builtinScope.vars[n] != nil && env.lookup(n).map({ if case .builtin = $0 { return true } else { return false } }) == true {
+                throw fail("cannot assign to builtin '\(n)'", p)
+            }
+            env.assign(n, value)
+        case .attribute(let objExpr, let key, let p):
+            let obj = try eval(objExpr, env)
+            guard case .record(let r) = obj else { throw fail("cannot set attribute '\(key)' on a \(obj.typeName)", p) }
+            r[key] = value
+        case .index(let objExpr, let items, let p):
+            let obj = try eval(objExpr, env)
+            guard items.count == 1, case .single(let ie) = items[0] else {
+                throw fail("assignment supports a single index (x[i] = v)", p)
+            }
+            let key = try eval(ie, env)
+            switch (obj, key) {
+            case (.list(let l), .number(let n)):
+                let i = try listIndex(n, count: l.items.count, p)
+                l.items[i] = value
+            case (.record(let r), .string(let k)):
+                r[k] = value
+            default:
+                throw fail("cannot assign to index \(key.typeName) of a \(obj.typeName)", p)
+            }
+        default:
+            throw fail("cannot assign to this expression", pos)
+        }
+    }
+
+    func listIndex(_ n: Double, count: Int, _ pos: SourcePos) throws -> Int {
+        guard n == n.rounded(), abs(n) < 1e15 else { throw fail("index: list index must be an integer, got \(Value.number(n).display)", pos) }
+        let i = Int(n) < 0 ? Int(n) + count : Int(n)
+        guard i >= 0 && i < count else { throw fail("index: index \(Int(n)) is out of range for a list of length \(count)", pos) }
+        return i
+    }
+
+    // MARK: Expressions
+
+    func eval(_ e: Expr, _ env: Environment) throws -> Value {
+        do {
+            return try evalInner(e, env)
+        } catch let error as LoupeError {
+            throw fail(error.message, e.pos)
+        }
+    }
+
+    private func evalInner(_ e: Expr, _ env: Environment) throws -> Value {
+        switch e {
+        case .number(let n, _): return .number(n)
+        case .string(let s, _): return .string(s)
+        case .interpolated(let pieces, _):
+            var s = ""
+            for piece in pieces {
+                switch piece {
+                case .text(let t): s += t
+                case .expr(let x): s += try eval(x, env).text
+                }
+            }
+            return .string(s)
+        case .bool(let b, _): return .bool(b)
+        case .null: return .null
+        case .list(let items, _): return .list(ListBox(try items.map { try eval($0, env) }))
+        case .record(let fields, _): return .record(RecordBox(try fields.map { ($0.0, try eval($0.1, env)) }))
+        case .name(let n, let p):
+            guard let v = env.lookup(n) else {
+                let near = nearestName(n, env)
+                throw fail("undefined variable '\(n)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), p)
+            }
+            return v
+        case .unary(let op, let x, _):
+            let v = try eval(x, env)
+            if op == "not" { return .bool(!v.isTruthy) }
+            switch v {
+            case .number(let n): return .number(-n)
+            case .tensor(let t): return .tensor(-t)
+            default: throw LoupeError("unary '-' needs a number or tensor, got \(v.typeName)")
+            }
+        case .logical(let op, let a, let b, _):
+            let l = try eval(a, env)
+            if op == "and" { return l.isTruthy ? try eval(b, env) : l }
+            return l.isTruthy ? l : try eval(b, env)
+        case .binary(let op, let a, let b, _):
+            return try Operators.binary(op, try eval(a, env), try eval(b, env))
+        case .call(let calleeExpr, let args, let p):
+            var positional: [Value] = []
+            var named: [(String, Value)] = []
+            let callee: Value
+            if case .attribute(let objExpr, let name, let ap) = calleeExpr {
+                let obj = try eval(objExpr, env)
+                callee = try method(obj, name, ap)
+            } else {
+                callee = try eval(calleeExpr, env)
+            }
+            for a in args {
+                let v = try eval(a.value, env)
+                if let l = a.label { named.append((l, v)) } else { positional.append(v) }
+            }
+            return try call(callee, positional, named, at: p)
+        case .attribute(let objExpr, let name, let p):
+            let obj = try eval(objExpr, env)
+            return try attribute(obj, name, p)
+        case .index(let objExpr, let items, let p):
+            let obj = try eval(objExpr, env)
+            var resolved: [Subscript] = []
+            for item in items {
+                switch item {
+                case .single(let x): resolved.append(.value(try eval(x, env)))
+                case .slice(let a, let b, let c):
+                    func opt(_ x: Expr?) throws -> Int? {
+                        guard let x else { return nil }
+                        let v = try eval(x, env)
+                        guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e15 else {
+                            throw fail("slice bounds must be integers, got \(v.display)", x.pos)
+                        }
+                        return Int(n)
+                    }
+                    resolved.append(.slice(try opt(a), try opt(b), try opt(c)))
+                }
+            }
+            return try index(obj, resolved, p)
+        case .function(let decl):
+            return .function(Closure(decl: decl, env: env))
+        }
+    }
+
+    func nearestName(_ n: String, _ env: Environment) -> String? {
+        var candidates: [String] = []
+        var e: Environment? = env
+        while let x = e { candidates += x.vars.keys; e = x.parent }
+        return candidates.filter { editDistance($0, n) <= (n.count <= 3 ? 1 : 2) }.min { editDistance($0, n) < editDistance($1, n) }
+    }
+
+    func attribute(_ obj: Value, _ name: String, _ p: SourcePos) throws -> Value {
+        switch obj {
+        case .record(let r):
+            if let v = r[name] { return v }
+            let keys = r.keys.prefix(8).joined(separator: ", ")
+            throw fail("record has no key '\(name)' (keys: \(keys.isEmpty ? "none" : keys))", p)
+        case .tensor(let t):
+            switch name {
+            case "shape": return .list(ListBox(t.shape.map { .number(Double($0)) }))
+            case "rank": return .number(Double(t.rank))
+            case "count": return .number(Double(t.count))
+            case "grad": return t.grad.map { .tensor($0) } ?? .null
+            case "requires_grad": return .bool(t.requiresGrad)
+            case "T": return .tensor(try t.transposed())
+            default: break
+            }
+        default: break
+        }
+        if let m = methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
+        throw fail("\(obj.typeName) has no attribute '\(name)'", p)
+    }
+
+    func method(_ obj: Value, _ name: String, _ p: SourcePos) throws -> Value {
+        if case .record(let r) = obj, let v = r[name] { return v }
+        if let m = methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
+        if case .record = obj { return try attribute(obj, name, p) }
+        throw fail("\(obj.typeName) has no method '\(name)'", p)
+    }
+
+    /// Calls a function value with positional and named arguments.
+    public func call(_ callee: Value, _ positional: [Value], _ named: [(String, Value)] = [], at p: SourcePos) throws -> Value {
+        try checkInterrupt(p)
+        switch callee {
+        case .builtin(let b):
+            var args = try b.bind(positional, named, interpreter: self)
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
+            return try b.body(&args)
+        case .boundMethod(let b, let receiver):
+            var args = try b.bind([receiver] + positional, named, interpreter: self)
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
+            return try b.body(&args)
+        case .function(let closure):
+            return try callUser(closure, positional, named, at: p)
+        default:
+            throw fail("a \(callee.typeName) is not callable", p)
+        }
+    }
+
+    func callUser(_ closure: Closure, _ positional: [Value], _ named: [(String, Value)], at p: SourcePos) throws -> Value {
+        let decl = closure.decl
+        let callerSource = currentSource
+        guard callDepth < Interpreter.maxCallDepth else {
+            throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
+        }
+        let env = Environment(parent: closure.env)
+        guard positional.count <= decl.params.count else {
+            throw fail("\(decl.name): takes \(decl.params.count) arguments, got \(positional.count)", p)
+        }
+        for (i, v) in positional.enumerated() { env.vars[decl.params[i].name] = v }
+        for (label, v) in named {
+            guard let j = decl.params.firstIndex(where: { $0.name == label }) else {
+                throw fail("\(decl.name): unknown argument '\(label)' (parameters: \(decl.params.map(\.name).joined(separator: ", ")))", p)
+            }
+            if j < positional.count { throw fail("\(decl.name): argument '\(label)' given twice", p) }
+            env.vars[label] = v
+        }
+        callDepth += 1
+        currentSource = decl.source
+        let callerLoops = loopDepth
+        loopDepth = 0
+        defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops }
+        for param in decl.params where env.vars[param.name] == nil {
+            guard let d = param.defaultValue else {
+                currentSource = callerSource
+                throw fail("\(decl.name): missing argument '\(param.name)'", p)
+            }
+            env.vars[param.name] = try eval(d, env)
+        }
+        do {
+            switch try execBlock(decl.body, env) {
+            case .returned(let v): return v
+            case .normal(let v): return v ?? .null
+            case .broke, .continued: return .null
+            }
+        } catch var error as ScriptError {
+            if error.frames.count < 12 { error.frames.append((decl.name, callerSource, p)) }
+            throw error
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a), y = Array(b)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    for i in 1...x.count {
+        var cur = [i] + [Int](repeating: 0, count: y.count)
+        for j in 1...y.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[y.count]
+}

@@ -1,0 +1,111 @@
+import LoupeTensor
+
+/// A mutable list shared by reference (like Python lists).
+public final class ListBox: @unchecked Sendable {
+    public var items: [Value]
+    public init(_ items: [Value]) { self.items = items }
+}
+
+/// An ordered record of named values, shared by reference.
+public final class RecordBox: @unchecked Sendable {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [String: Value] = [:]
+    public init(_ pairs: [(String, Value)] = []) { for (k, v) in pairs { self[k] = v } }
+    public subscript(key: String) -> Value? {
+        get { values[key] }
+        set {
+            if let v = newValue {
+                if values.updateValue(v, forKey: key) == nil { keys.append(key) }
+            } else if values.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+    public var count: Int { keys.count }
+}
+
+/// A user-defined function with its captured environment.
+public final class Closure: @unchecked Sendable {
+    let decl: FunctionDecl
+    let env: Environment
+    init(decl: FunctionDecl, env: Environment) { self.decl = decl; self.env = env }
+}
+
+/// An opaque object returned by a core (inverse network, generator, ...).
+public protocol ScriptHandle: AnyObject {
+    /// The type name shown to users.
+    var typeName: String { get }
+    /// A one-line description.
+    var summary: String { get }
+}
+
+/// A value of the Loupe language.
+public enum Value: @unchecked Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case list(ListBox)
+    case record(RecordBox)
+    case tensor(Tensor)
+    case function(Closure)
+    case builtin(Builtin)
+    indirect case boundMethod(Builtin, Value)
+    case handle(ScriptHandle)
+
+    /// The type name used in messages and by `type(x)`.
+    public var typeName: String {
+        switch self {
+        case .null: return "nil"
+        case .bool: return "bool"
+        case .number: return "number"
+        case .string: return "string"
+        case .list: return "list"
+        case .record: return "record"
+        case .tensor: return "tensor"
+        case .function, .builtin, .boundMethod: return "function"
+        case .handle(let h): return h.typeName
+        }
+    }
+
+    /// Truthiness: nil, false, 0, "" and empty lists are false.
+    public var isTruthy: Bool {
+        switch self {
+        case .null: return false
+        case .bool(let b): return b
+        case .number(let n): return n != 0
+        case .string(let s): return !s.isEmpty
+        case .list(let l): return !l.items.isEmpty
+        default: return true
+        }
+    }
+
+    /// Short text for string interpolation and `print`: strings without quotes.
+    public var text: String {
+        if case .string(let s) = self { return s }
+        return display
+    }
+
+    /// The display form used by the REPL (see Display.swift).
+    public var display: String { Display.render(self) }
+}
+
+/// Structural equality for `==` (tensors compare by identity of shape and values).
+func valuesEqual(_ a: Value, _ b: Value, depth: Int = 0) -> Bool {
+    if depth > 64 { return false }
+    switch (a, b) {
+    case (.null, .null): return true
+    case (.bool(let x), .bool(let y)): return x == y
+    case (.number(let x), .number(let y)): return x == y
+    case (.string(let x), .string(let y)): return x == y
+    case (.list(let x), .list(let y)):
+        return x === y || (x.items.count == y.items.count && zip(x.items, y.items).allSatisfy { valuesEqual($0, $1, depth: depth + 1) })
+    case (.record(let x), .record(let y)):
+        return x === y || (x.keys == y.keys && x.keys.allSatisfy { valuesEqual(x[$0]!, y[$0]!, depth: depth + 1) })
+    case (.tensor(let x), .tensor(let y)): return x.shape == y.shape && x.scalars == y.scalars
+    case (.function(let x), .function(let y)): return x === y
+    case (.builtin(let x), .builtin(let y)): return x.name == y.name
+    case (.handle(let x), .handle(let y)): return x === y
+    default: return false
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import LoupeScript
+
+/// The lexer/parser/interpreter fuzz target: runs arbitrary bytes as a Loupe script with a step
+/// budget, no file access and a small tensor size limit. Every input must end in a value or a
+/// ScriptError.
+enum ScriptFuzz {
+    static func run(_ bytes: UnsafeRawBufferPointer) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        TensorBindings.maxElements = 1 << 20
+        let interpreter = Interpreter()
+        interpreter.stepBudget = 20_000
+        interpreter.allowFileAccess = false
+        interpreter.output = { _ in }
+        do {
+            let value = try interpreter.run(SourceFile(name: "fuzz", text: text))
+            _ = value?.display
+            return "ok"
+        } catch let error as ScriptError {
+            _ = error.description
+            return "error: \(error.message)"
+        } catch {
+            return "error: \(error)"
+        }
+    }
+}

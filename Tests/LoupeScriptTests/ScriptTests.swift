@@ -1,0 +1,78 @@
+import XCTest
+@testable import LoupeScript
+
+/// Runs every Tests/LoupeScriptTests/Scripts/**/*.loupe file. Each top-level statement runs in
+/// turn; printed lines must match `# expect: <line>` comments in order, and a statement's error
+/// must match the next `# expect error: <substring>`. A syntax error must be the only expectation.
+final class ScriptTests: XCTestCase {
+    static let scriptsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
+
+    enum Expectation: Equatable {
+        case line(String)
+        case error(String)
+    }
+
+    static func expectations(in text: String) -> [(Expectation, Int)] {
+        var result: [(Expectation, Int)] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if let r = line.range(of: "# expect error: ") {
+                result.append((.error(String(line[r.upperBound...])), i + 1))
+            } else if let r = line.range(of: "# expect: ") {
+                result.append((.line(String(line[r.upperBound...])), i + 1))
+            }
+        }
+        return result
+    }
+
+    /// Runs a script statement by statement, returning printed lines and errors in order.
+    static func outputs(of text: String, name: String) -> [Expectation] {
+        let interpreter = Interpreter()
+        var out: [Expectation] = []
+        interpreter.output = { s in out += s.split(separator: "\n", omittingEmptySubsequences: false).map { .line(String($0)) } }
+        let source = SourceFile(name: name, text: text)
+        let stmts: [Stmt]
+        do { stmts = try interpreter.parse(source) } catch let e as ScriptError {
+            return [.error(e.message)]
+        } catch { return [.error("\(error)")] }
+        for stmt in stmts {
+            do { _ = try interpreter.execute([stmt], source: source) } catch let e as ScriptError {
+                out.append(.error(e.message))
+                // Every error must format with a position and a caret.
+                if e.pos != nil && !e.description.contains("^") { out.append(.error("<no caret>")) }
+            } catch {
+                out.append(.error("non-script error: \(error)"))
+            }
+        }
+        return out
+    }
+
+    func testScripts() throws {
+        let files = FileManager.default.enumerator(at: Self.scriptsDirectory, includingPropertiesForKeys: nil)!
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "loupe" }.sorted { $0.path < $1.path }
+        XCTAssertFalse(files.isEmpty, "no scripts found in \(Self.scriptsDirectory.path)")
+        var total = 0
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let expected = Self.expectations(in: text)
+            let actual = Self.outputs(of: text, name: file.lastPathComponent)
+            total += expected.count
+            for (k, (exp, line)) in expected.enumerated() {
+                guard k < actual.count else {
+                    XCTFail("\(file.lastPathComponent):\(line): expected \(exp), got no more output"); break
+                }
+                switch (exp, actual[k]) {
+                case (.line(let e), .line(let a)):
+                    XCTAssertEqual(a, e, "\(file.lastPathComponent):\(line)")
+                case (.error(let e), .error(let a)):
+                    XCTAssertTrue(a.contains(e), "\(file.lastPathComponent):\(line): error '\(a)' does not contain '\(e)'")
+                default:
+                    XCTFail("\(file.lastPathComponent):\(line): expected \(exp), got \(actual[k])")
+                }
+            }
+            if actual.count > expected.count {
+                XCTFail("\(file.lastPathComponent): unexpected extra output \(actual[expected.count...].prefix(3))")
+            }
+        }
+        print("script expectations checked: \(total) in \(files.count) files")
+    }
+}
