@@ -154,18 +154,12 @@ final class REPLTests: XCTestCase {
         XCTAssertTrue(h.out.contains("--verify"), h.out)
     }
 
-    /// Start-to-prompt time (the spec asks for under 100 ms).
-    func testStartupTime() throws {
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = Date()
-            let t = try Terminal(environment: environment)
-            XCTAssertTrue(t.waitFor("[1]> "))
-            best = min(best, Date().timeIntervalSince(start))
-            t.type("\u{04}")
-            _ = t.wait()
-        }
-        print("loupe start to prompt: \(Int(best * 1000)) ms (best of 5)")
-        XCTAssertLessThan(best, 0.5)
+    /// The REPL reaches its first prompt and exits on Ctrl-D. (Its start-up time is measured by
+    /// Scripts/bench, never asserted in tests.)
+    func testPromptAppearsAndCtrlDExits() throws {
+        let t = try Terminal(environment: environment)
+        XCTAssertTrue(t.waitFor("[1]> "))
+        t.type("\u{04}")
+        _ = t.wait()
     }
 }
