@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "loupe", targets: ["loupe"]),
         .library(name: "LoupeTensor", targets: ["LoupeTensor"]),
         .library(name: "LoupeIO", targets: ["LoupeIO"]),
+        .library(name: "LoupeModels", targets: ["LoupeModels"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         // Cores, each importing only those before it.
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
+        .target(name: "LoupeModels", dependencies: ["LoupeIO"], swiftSettings: numericFlags),
         .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO"]),
         .executableTarget(
             name: "loupe",
@@ -43,6 +45,7 @@ let package = Package(
         // Fixture loading and numeric assertions shared by the test targets.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
