@@ -1,0 +1,136 @@
+import LoupeTensor
+
+/// A replacement for one activation in a forward pass.
+public enum Patch {
+    /// Use this tensor (broadcast to the activation's shape).
+    case tensor(Tensor)
+    /// Compute the replacement from the original activation (same shape).
+    case transform((Tensor) throws -> Tensor)
+
+    /// Replaces the activation with zeros.
+    public static var zeros: Patch { .transform { try Tensor.zeros($0.shape) } }
+}
+
+/// The state of one forward pass: the current module path, the activations to record and the
+/// patches to apply. Every named activation goes through `site(_:_:)` (or `apply(_:_:)` for a
+/// child module's input and output), which replaces it when a patch targets its path and records
+/// it when a capture pattern matches.
+///
+/// Paths are dotted like parameter paths: a module's output is recorded at its path
+/// (`blocks.0.attn`), its input at `path.input`, named intermediate values at `path.name`
+/// (`blocks.0.attn.probs`). The root's input and output are `input` and `output`. A `*` in a
+/// capture or patch path matches one path segment (`blocks.*.resid_mlp`).
+public final class ForwardContext {
+    private var pathStack: [String] = [""]
+    private let captureAll: Bool
+    private let capturePatterns: [(text: String, parts: [Substring])]
+    private let patchList: [(text: String, parts: [Substring], patch: Patch)]
+    private let differentiable: Bool
+    private var matchedCaptures = Set<String>()
+    private var usedPatches = Set<String>()
+
+    /// Activations recorded so far, by path.
+    public private(set) var activations: [String: Tensor] = [:]
+    /// Every activation path visited, in order.
+    public private(set) var visitedPaths: [String] = []
+
+    /// A context that records the activations whose paths match `capture` (every activation
+    /// with `captureAll`) and applies `patches`. With `differentiable`, a recorded activation
+    /// that does not yet require a gradient becomes an autograd leaf, so gradients with respect
+    /// to it can be taken with `Autograd.gradients(of:wrt:)`.
+    public init(capture: [String] = [], captureAll: Bool = false, patches: [String: Patch] = [:],
+                differentiable: Bool = false) {
+        self.captureAll = captureAll
+        self.capturePatterns = capture.map { ($0, $0.split(separator: ".", omittingEmptySubsequences: false)) }
+        self.patchList = patches.keys.sorted().map { ($0, $0.split(separator: ".", omittingEmptySubsequences: false), patches[$0]!) }
+        self.differentiable = differentiable
+    }
+
+    /// The dotted path of the module currently running (`""` at the root).
+    public var currentPath: String { pathStack[pathStack.count - 1] }
+
+    /// Passes the activation `name` of the current module through: applies a patch that targets
+    /// its path, records it if captured, and returns the (possibly replaced) value.
+    public func site(_ name: String, _ value: Tensor) throws -> Tensor {
+        try visit(Module.join(currentPath, name), value)
+    }
+
+    /// Runs `module` (a registered child of the running module) on `input`, with its input
+    /// and output as sites `path.input` and `path`.
+    public func apply(_ module: Module, _ input: Tensor) throws -> Tensor {
+        let path = Module.join(currentPath, module.localName)
+        pathStack.append(path)
+        defer { pathStack.removeLast() }
+        let x = try visit(path + ".input", input)
+        let output = try module.forward(x, context: self)
+        return try visit(path, output)
+    }
+
+    /// Runs a root module: its input and output are the sites `input` and `output`.
+    public func run(_ model: Module, _ input: Tensor) throws -> Tensor {
+        let x = try visit("input", input)
+        let output = try model.forward(x, context: self)
+        return try visit("output", output)
+    }
+
+    /// Throws if a capture pattern or patch matched no activation (a misspelt path), naming it
+    /// and listing similar paths.
+    public func checkAllPathsUsed(op: String) throws {
+        for pattern in capturePatterns where !matchedCaptures.contains(pattern.text) {
+            throw unknownPath(pattern.text, op: op)
+        }
+        for patch in patchList where !usedPatches.contains(patch.text) {
+            throw unknownPath(patch.text, op: op)
+        }
+    }
+
+    private func unknownPath(_ path: String, op: String) -> LoupeError {
+        let first = path.split(separator: ".").first.map(String.init) ?? ""
+        var similar = visitedPaths.filter { $0.split(separator: ".").first.map(String.init) == first }
+        if similar.isEmpty { similar = visitedPaths.filter { !$0.contains(".") } }
+        let shown = similar.prefix(12).joined(separator: ", ")
+        return LoupeError("\(op): no activation at path '\(path)' (\(visitedPaths.count) paths exist; e.g. \(shown))")
+    }
+
+    private static func matches(_ parts: [Substring], _ path: String) -> Bool {
+        let segments = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard segments.count == parts.count else { return false }
+        for (p, s) in zip(parts, segments) where p != "*" && p != s { return false }
+        return true
+    }
+
+    private func visit(_ path: String, _ value: Tensor) throws -> Tensor {
+        visitedPaths.append(path)
+        var result = value
+        for entry in patchList where Self.matches(entry.parts, path) {
+            usedPatches.insert(entry.text)
+            result = try replace(result, with: entry.patch, path: path)
+        }
+        var wanted = captureAll
+        for pattern in capturePatterns where Self.matches(pattern.parts, path) {
+            matchedCaptures.insert(pattern.text)
+            wanted = true
+        }
+        if wanted {
+            if differentiable, GradMode.isEnabled, !result.requiresGrad { result = result.requiringGrad() }
+            activations[path] = result
+        }
+        return result
+    }
+
+    private func replace(_ value: Tensor, with patch: Patch, path: String) throws -> Tensor {
+        switch patch {
+        case let .tensor(replacement):
+            guard (try? Tensor.broadcastShape(replacement.shape, value.shape, op: "patch")) == value.shape else {
+                throw LoupeError("patch: replacement \(describe(shape: replacement.shape)) for '\(path)' does not broadcast to the activation's shape \(describe(shape: value.shape))")
+            }
+            return replacement.shape == value.shape ? replacement : try replacement.expanded(to: value.shape)
+        case let .transform(body):
+            let replacement = try body(value)
+            guard replacement.shape == value.shape else {
+                throw LoupeError("patch: transform for '\(path)' returned \(describe(shape: replacement.shape)), expected the activation's shape \(describe(shape: value.shape))")
+            }
+            return replacement
+        }
+    }
+}

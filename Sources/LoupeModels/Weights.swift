@@ -1,0 +1,115 @@
+import Foundation
+import LoupeTensor
+
+/// How a checkpoint's keys matched a model's parameters and buffers.
+public struct LoadReport: CustomStringConvertible, Sendable {
+    /// A key present in both with different shapes.
+    public struct Mismatch: Sendable, Equatable {
+        public var key: String
+        public var model: [Int]
+        public var checkpoint: [Int]
+    }
+
+    /// Model keys the checkpoint lacks.
+    public var missing: [String] = []
+    /// Checkpoint keys the model lacks.
+    public var unexpected: [String] = []
+    /// Keys whose shapes differ.
+    public var mismatched: [Mismatch] = []
+    /// Keys loaded.
+    public var loaded: [String] = []
+
+    /// Whether every key matched.
+    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+
+    /// The problems, first few of each kind with counts.
+    public var description: String {
+        let shown = 5
+        func list(_ items: [String], _ label: String) -> String? {
+            guard !items.isEmpty else { return nil }
+            let more = items.count > shown ? ", ... (\(items.count - shown) more)" : ""
+            return "\(items.count) \(label): " + items.prefix(shown).joined(separator: ", ") + more
+        }
+        let parts = [
+            list(missing, "missing"),
+            list(unexpected, "unexpected"),
+            list(mismatched.map { "\($0.key) (model \(describe(shape: $0.model)), checkpoint \(describe(shape: $0.checkpoint)))" }, "shape-mismatched"),
+        ].compactMap { $0 }
+        return parts.isEmpty ? "\(loaded.count) tensors loaded, all keys matched" : parts.joined(separator: "; ")
+    }
+}
+
+/// Loads a safetensors checkpoint (a file, or a sharded `*.index.json`) into `model` by dotted
+/// key. Strict (the default) loads nothing and throws, listing missing, unexpected and
+/// shape-mismatched keys, unless every key matches; non-strict loads the matching keys and
+/// returns the report. Values are copied into the existing parameter storage (as torch
+/// `load_state_dict`), so optimizers built on the parameters keep working.
+@discardableResult
+public func loadWeights(_ model: Module, from path: String, strict: Bool = true) throws -> LoadReport {
+    try loadWeights(model, from: try SafeTensors.open(path), strict: strict)
+}
+
+/// `loadWeights(_:from:strict:)` from an opened checkpoint.
+@discardableResult
+public func loadWeights(_ model: Module, from checkpoint: SafeTensorsCollection, strict: Bool = true) throws -> LoadReport {
+    var report = LoadReport()
+    let state = model.namedState()
+    let modelKeys = Set(state.map(\.path))
+    report.unexpected = checkpoint.names.filter { !modelKeys.contains($0) }
+    let available = Set(checkpoint.names)
+    var matched: [(path: String, parameter: Parameter)] = []
+    for entry in state {
+        guard available.contains(entry.path) else { report.missing.append(entry.path); continue }
+        let shape = try checkpoint.info(entry.path).shape
+        if shape != entry.parameter.shape {
+            report.mismatched.append(.init(key: entry.path, model: entry.parameter.shape, checkpoint: shape))
+        } else {
+            matched.append(entry)
+        }
+    }
+    if strict && !report.isClean {
+        throw LoupeError("loadWeights: '\(checkpoint.path)' does not match the model: \(report)")
+    }
+    for (path, parameter) in matched {
+        let loaded = try checkpoint.tensor(named: path)
+        assign(loaded, to: parameter)
+        report.loaded.append(path)
+    }
+    return report
+}
+
+/// Copies `value` into the parameter's storage in place when it is a contiguous tensor of the
+/// same shape (keeping autograd leaves and optimizer links); replaces it otherwise.
+func assign(_ value: Tensor, to parameter: Parameter) {
+    let target = parameter.value
+    guard target.shape == value.shape, target.isContiguous, target.count > 0 else {
+        parameter.value = target.requiresGrad ? value.detached().requiringGrad() : value.detached()
+        return
+    }
+    value.withContiguousPointer { source in
+        (target.storage.pointer + target.offset).update(from: source, count: target.count)
+    }
+}
+
+/// Saves `model`'s parameters and buffers as safetensors with `__metadata__` entries
+/// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it.
+public func saveModel(_ model: Module, to path: String) throws {
+    guard let architecture = model as? any Architecture else {
+        throw LoupeError("saveModel: \(model.typeName) is not a registered architecture (known: \(ModelRegistry.names.joined(separator: ", ")))")
+    }
+    let name = type(of: architecture).architectureName
+    let metadata = ["format": "pt", "loupe.architecture": name, "loupe.config": try architecture.configurationJSON()]
+    try SafeTensors.write(model.stateDict(), to: path, metadata: metadata)
+}
+
+/// Rebuilds a model saved by `saveModel(_:to:)` from its metadata and loads its weights
+/// strictly.
+public func loadModel(_ path: String) throws -> Module {
+    let checkpoint = try SafeTensors.open(path)
+    guard let name = checkpoint.metadata["loupe.architecture"], let config = checkpoint.metadata["loupe.config"] else {
+        throw LoupeError("loadModel: '\(path)' has no loupe.architecture / loupe.config metadata (not saved by saveModel; build the model and use loadWeights)")
+    }
+    let model = try ModelRegistry.build(architecture: name, configurationJSON: config)
+    try loadWeights(model, from: checkpoint, strict: true)
+    return model
+}
