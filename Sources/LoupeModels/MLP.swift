@@ -1,0 +1,22 @@
+import LoupeTensor
+
+/// timm `Mlp`: `fc1`, exact GELU (`act`), `fc2`.
+public final class MLP: Module {
+    public let fc1: Linear
+    public let act: GELU
+    public let fc2: Linear
+
+    public init(dim: Int, hidden: Int) throws {
+        fc1 = try Linear(dim, hidden)
+        act = GELU()
+        fc2 = try Linear(hidden, dim)
+        super.init()
+        registerModule("fc1", fc1)
+        registerModule("act", act)
+        registerModule("fc2", fc2)
+    }
+
+    public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
+        try context.apply(fc2, try context.apply(act, try context.apply(fc1, input)))
+    }
+}
