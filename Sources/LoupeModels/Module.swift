@@ -25,6 +25,11 @@ open class Module {
         throw LoupeError("\(typeName): this module has no single-input forward")
     }
 
+    /// Runs the module as a root (no capture, no patches): `try model(x)`.
+    public func callAsFunction(_ input: Tensor) throws -> Tensor {
+        try ForwardContext().run(self, input)
+    }
+
     // MARK: Registration
 
     /// Registers a learnable parameter named `name` and returns it.

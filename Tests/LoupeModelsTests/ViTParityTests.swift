@@ -37,6 +37,7 @@ final class ViTParityTests: XCTestCase {
         let plain = try forward(model, x)
         let captured = try capture(model, x, ["output"])
         XCTAssertEqual(plain.scalars, captured["output"]?.scalars)
+        XCTAssertEqual(try model(x).scalars, plain.scalars)
     }
 
     func testWrongImageSizeIsAClearError() throws {
