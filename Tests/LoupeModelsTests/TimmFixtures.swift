@@ -14,7 +14,8 @@ enum TimmFixtures {
         return ViTConfig(imageSize: imageSize, patchSize: patchSize, dim: dim, depth: depth, heads: heads,
                          classes: classes, mlpRatio: c.float("mlpRatio") ?? 4, classToken: c.bool("classToken") ?? true,
                          layerScale: c.float("layerScale"),
-                         positionEmbedsClassToken: c.bool("positionEmbedsClassToken") ?? true)
+                         positionEmbedsClassToken: c.bool("positionEmbedsClassToken") ?? true,
+                         pool: c.string("pool").flatMap(ViTConfig.Pool.init(rawValue:)))
     }
 
     static func weightsPath(_ name: String) -> String {

@@ -5,7 +5,7 @@ import LoupeModels
 final class ViTParityTests: XCTestCase {
     func testLogitsAndBlockOutputsMatchTimm() throws {
         let cases = try TimmFixtures.cases()
-        XCTAssertEqual(cases.count, 3)
+        XCTAssertEqual(cases.count, 4)
         for c in cases {
             let model = try VisionTransformer(try TimmFixtures.config(c))
             let report = try loadWeights(model, from: TimmFixtures.weightsPath(c.name))
