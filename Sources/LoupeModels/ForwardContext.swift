@@ -6,6 +6,8 @@ public enum Patch {
     case tensor(Tensor)
     /// Compute the replacement from the original activation (same shape).
     case transform((Tensor) throws -> Tensor)
+    /// Like `transform`, also given the activation's path (for `*` patterns).
+    case transformWithPath((String, Tensor) throws -> Tensor)
 
     /// Replaces the activation with zeros.
     public static var zeros: Patch { .transform { try Tensor.zeros($0.shape) } }
@@ -126,11 +128,16 @@ public final class ForwardContext {
             }
             return replacement.shape == value.shape ? replacement : try replacement.expanded(to: value.shape)
         case let .transform(body):
-            let replacement = try body(value)
-            guard replacement.shape == value.shape else {
-                throw LoupeError("patch: transform for '\(path)' returned \(describe(shape: replacement.shape)), expected the activation's shape \(describe(shape: value.shape))")
-            }
-            return replacement
+            return try checked(try body(value), value, path: path)
+        case let .transformWithPath(body):
+            return try checked(try body(path, value), value, path: path)
         }
+    }
+
+    private func checked(_ replacement: Tensor, _ value: Tensor, path: String) throws -> Tensor {
+        guard replacement.shape == value.shape else {
+            throw LoupeError("patch: transform for '\(path)' returned \(describe(shape: replacement.shape)), expected the activation's shape \(describe(shape: value.shape))")
+        }
+        return replacement
     }
 }

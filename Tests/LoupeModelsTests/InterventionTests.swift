@@ -61,6 +61,23 @@ final class InterventionTests: XCTestCase {
         XCTAssertEqual(Array(fromZeros.scalars.prefix(7)), Array(fromZeros.scalars.suffix(7)))
     }
 
+    func testHeadAblationAcrossBlocksWithAPattern() throws {
+        let (model, c) = try TimmFixtures.model("vit_p4_avg_ls")
+        let x = try c.tensor("input")
+        var seen: [String] = []
+        // Zero head 1 of every block: heads are [B, heads, N, headDim].
+        let keep = try Tensor(shape: [1, 4, 1, 1], scalars: [1, 0, 1, 1])
+        let result = try trace(model, x, capture: ["blocks.*.attn.heads"],
+                               patches: ["blocks.*.attn.heads": .transformWithPath { path, heads in
+                                   seen.append(path)
+                                   return try heads * keep
+                               }])
+        XCTAssertEqual(seen, ["blocks.0.attn.heads", "blocks.1.attn.heads", "blocks.2.attn.heads"])
+        let heads = try XCTUnwrap(result.activations["blocks.2.attn.heads"]).sliced(axis: 1, start: 1, end: 2)
+        XCTAssertTrue(heads.scalars.allSatisfy { $0 == 0 })
+        XCTAssertNotEqual(result.output.scalars, try forward(model, x).scalars)
+    }
+
     func testGradientWithRespectToCapturedActivationMatchesFiniteDifferences() throws {
         let (model, c) = try TimmFixtures.model("deit3_p16")
         let x = try c.tensor("input")
