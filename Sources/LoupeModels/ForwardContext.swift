@@ -20,8 +20,9 @@ public enum Patch {
 ///
 /// Paths are dotted like parameter paths: a module's output is recorded at its path
 /// (`blocks.0.attn`), its input at `path.input`, named intermediate values at `path.name`
-/// (`blocks.0.attn.probs`). The root's input and output are `input` and `output`. A `*` in a
-/// capture or patch path matches one path segment (`blocks.*.resid_mlp`).
+/// (`blocks.0.attn.probs`). The root's input and output are `input` and `output`. In a capture
+/// or patch path, `*` matches one segment (`blocks.*.resid_mlp`) and `**` any number
+/// (`blocks.0.**`, or `**` for everything).
 public final class ForwardContext {
     private var pathStack: [String] = [""]
     private let captureAll: Bool
@@ -96,9 +97,26 @@ public final class ForwardContext {
 
     private static func matches(_ parts: [Substring], _ path: String) -> Bool {
         let segments = path.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == parts.count else { return false }
-        for (p, s) in zip(parts, segments) where p != "*" && p != s { return false }
-        return true
+        if !parts.contains("**") {
+            guard segments.count == parts.count else { return false }
+            for (p, s) in zip(parts, segments) where p != "*" && p != s { return false }
+            return true
+        }
+        return matches(parts[...], segments[...])
+    }
+
+    private static func matches(_ parts: ArraySlice<Substring>, _ segments: ArraySlice<Substring>) -> Bool {
+        guard let first = parts.first else { return segments.isEmpty }
+        if first == "**" {
+            var rest = segments
+            while true {
+                if matches(parts.dropFirst(), rest) { return true }
+                guard !rest.isEmpty else { return false }
+                rest = rest.dropFirst()
+            }
+        }
+        guard let segment = segments.first, first == "*" || first == segment else { return false }
+        return matches(parts.dropFirst(), segments.dropFirst())
     }
 
     private func visit(_ path: String, _ value: Tensor) throws -> Tensor {

@@ -28,6 +28,20 @@ final class InterventionTests: XCTestCase {
         XCTAssertFalse(paths.contains("blocks.1.ls1"), "no LayerScale in this model")
     }
 
+    func testDoubleStarPatterns() throws {
+        let (model, c) = try TimmFixtures.model("vit_p8_cls")
+        let x = try c.tensor("input")
+        let all = try capture(model, x, ["**"])
+        XCTAssertEqual(Set(all.keys), Set(try activationPaths(model, x)))
+        let block = try capture(model, x, ["blocks.1.**"])
+        XCTAssertTrue(block.keys.allSatisfy { $0.hasPrefix("blocks.1") })
+        XCTAssertNotNil(block["blocks.1"])
+        XCTAssertNotNil(block["blocks.1.attn.probs"])
+        XCTAssertNotNil(block["blocks.1.mlp.fc2.input"])
+        let probs = try capture(model, x, ["**.probs"])
+        XCTAssertEqual(probs.keys.sorted(), ["blocks.0.attn.probs", "blocks.1.attn.probs"])
+    }
+
     func testUnknownPathsAreNamed() throws {
         let (model, c) = try TimmFixtures.model("vit_p8_cls")
         XCTAssertThrowsError(try capture(model, try c.tensor("input"), ["blocks.5.attn"])) { error in
