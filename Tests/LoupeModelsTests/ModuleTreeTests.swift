@@ -1,5 +1,5 @@
 import XCTest
-import LoupeModels
+@testable import LoupeModels
 
 final class ModuleTreeTests: XCTestCase {
     func testPathsAndTypes() throws {
@@ -23,6 +23,16 @@ final class ModuleTreeTests: XCTestCase {
         // 48 * 3 * 64 + 48 conv, class token, 17 position embeddings, per block: 2 norms, qkv, proj, fc1, fc2, 2 gammas, final norm, head.
         let block = 4 * 48 + (48 * 144 + 144) + (48 * 48 + 48) + (48 * 192 + 192) + (192 * 48 + 48) + 2 * 48
         XCTAssertEqual(model.parameterCount, 48 * 192 + 48 + 48 + 17 * 48 + 2 * block + 2 * 48 + 48 * 10 + 10)
+    }
+
+    func testSummary() throws {
+        let model = try VisionTransformer(ViTConfig(imageSize: 8, patchSize: 4, dim: 8, depth: 1, heads: 2, classes: 3))
+        let lines = model.summary.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "(root)              VisionTransformer  48")
+        XCTAssertTrue(lines.contains("patch_embed.proj    Conv2d             392"), model.summary)
+        XCTAssertTrue(lines.contains("blocks.0.attn       Attention"), model.summary)
+        XCTAssertEqual(lines.last, "\(Module.grouped(model.parameterCount)) parameters")
+        XCTAssertEqual(Module.grouped(1234567), "1,234,567")
     }
 
     func testBuffersJoinTheStateDict() throws {
