@@ -1,0 +1,111 @@
+import XCTest
+@testable import LoupeTensor
+
+/// Edge cases of the specialised kernels: broadcast layouts, odd lengths, views, and the
+/// parallel split of large tensors. References are computed here element by element from
+/// logical (row-major) values.
+final class KernelTests: XCTestCase {
+    /// Values 0.5, 1.5, ... scaled and shifted so every element differs.
+    func values(_ count: Int, scale: Float = 0.25, shift: Float = -3) -> [Float] {
+        (0..<count).map { Float($0 % 97) * scale + shift + Float($0 / 97) * 0.001 }
+    }
+
+    /// Row-major broadcast of two logical value arrays, element by element.
+    func naiveBroadcast(_ a: [Float], _ sa: [Int], _ b: [Float], _ sb: [Int],
+                        _ body: (Float, Float) -> Float) -> ([Float], [Int]) {
+        let rank = max(sa.count, sb.count)
+        let pa = [Int](repeating: 1, count: rank - sa.count) + sa
+        let pb = [Int](repeating: 1, count: rank - sb.count) + sb
+        let out = (0..<rank).map { pa[$0] == 1 ? pb[$0] : pa[$0] }
+        let total = out.reduce(1, *)
+        var result = [Float](repeating: 0, count: total)
+        for flat in 0..<total {
+            var rem = flat, ia = 0, ib = 0, ma = 1, mb = 1
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                let i = rem % out[axis]
+                rem /= out[axis]
+                ia += (pa[axis] == 1 ? 0 : i) * ma
+                ib += (pb[axis] == 1 ? 0 : i) * mb
+                ma *= pa[axis]
+                mb *= pb[axis]
+            }
+            result[flat] = body(a[ia], b[ib])
+        }
+        return (result, out)
+    }
+
+    func checkArithmetic(_ sa: [Int], _ sb: [Int], file: StaticString = #filePath, line: UInt = #line) throws {
+        let va = values(sa.reduce(1, *)), vb = values(sb.reduce(1, *), scale: 0.125, shift: 0.75)
+        let a = try Tensor(shape: sa, scalars: va), b = try Tensor(shape: sb, scalars: vb)
+        let ops: [(String, (Tensor, Tensor) throws -> Tensor, (Float, Float) -> Float)] = [
+            ("add", { try $0 + $1 }, { $0 + $1 }), ("sub", { try $0 - $1 }, { $0 - $1 }),
+            ("mul", { try $0 * $1 }, { $0 * $1 }), ("div", { try $0 / $1 }, { $0 / $1 }),
+            ("maximum", { try $0.maximum($1) }, { Swift.max($0, $1) }),
+        ]
+        for (name, op, reference) in ops {
+            let (expected, shape) = naiveBroadcast(va, sa, vb, sb, reference)
+            let actual = try op(a, b)
+            XCTAssertEqual(actual.shape, shape, "\(name) \(sa) \(sb)", file: file, line: line)
+            XCTAssertEqual(actual.scalars, expected, "\(name) \(sa) \(sb)", file: file, line: line)
+        }
+    }
+
+    func testArithmeticBroadcastLayouts() throws {
+        let cases: [([Int], [Int])] = [
+            ([], []), ([7], []), ([], [7]), ([13], [13]), ([3, 5], [5]), ([3, 5], [3, 1]),
+            ([2, 3, 4, 5], [1, 3, 1, 1]), ([2, 3, 4, 5], [3, 4, 5]), ([2, 1, 4], [3, 1]),
+            ([4, 1, 3, 1], [1, 5, 1, 7]), ([1, 1, 9], [1]), ([2, 0, 3], [3]), ([5, 1], [1, 5]),
+            ([6, 1, 1, 17], [6, 1, 1, 17]), ([1], [1, 1, 1]),
+        ]
+        for (sa, sb) in cases { try checkArithmetic(sa, sb) }
+    }
+
+    func testArithmeticLargeParallelOddLengths() throws {
+        // Large enough to split over both cores; lengths not multiples of 8 or 16.
+        for (sa, sb) in [([70_001], [70_001]), ([257, 301], [301]), ([257, 301], [257, 1]),
+                         ([3, 11, 1601], [1, 11, 1]), ([40_003], [])] as [([Int], [Int])] {
+            try checkArithmetic(sa, sb)
+        }
+    }
+
+    func testArithmeticOnViews() throws {
+        // A transposed view, a strided slice and an offset slice against contiguous operands.
+        let base = try Tensor(shape: [37, 23], scalars: values(37 * 23))
+        let t = try base.transposed()  // [23, 37]
+        var logical = [Float](repeating: 0, count: 23 * 37)
+        for i in 0..<23 { for j in 0..<37 { logical[i * 37 + j] = base.scalars[j * 23 + i] } }
+        let other = try Tensor(shape: [23, 37], scalars: values(23 * 37, scale: 0.5, shift: 1))
+        XCTAssertEqual(try (t + other).scalars, zip(logical, other.scalars).map { $0 + $1 })
+        XCTAssertEqual(try (other * t).scalars, zip(other.scalars, logical).map { $0 * $1 })
+        let row = try Tensor(shape: [37], scalars: values(37, shift: 2))
+        XCTAssertEqual(try (t - row).scalars, (0..<(23 * 37)).map { logical[$0] - row.scalars[$0 % 37] })
+
+        let strided = try base.sliced(axis: 1, start: 1, step: 2)  // [37, 11]
+        let stridedLogical = (0..<37).flatMap { i in (0..<11).map { base.scalars[i * 23 + 1 + 2 * $0] } }
+        let column = try Tensor(shape: [37, 1], scalars: values(37, shift: 5))
+        XCTAssertEqual(try (strided / column).scalars,
+                       (0..<(37 * 11)).map { stridedLogical[$0] / column.scalars[$0 / 11] })
+        let tail = try base.sliced(axis: 0, start: 30)  // offset view [7, 23]
+        XCTAssertEqual(try (tail + Tensor(1)).scalars, Array(base.scalars[(30 * 23)...]).map { $0 + 1 })
+    }
+
+    func testArithmeticErrorsNameOpAndShapes() throws {
+        let a = try Tensor.zeros([2, 3]), b = try Tensor.zeros([4])
+        for (name, op) in [("add", { try a + b }), ("sub", { try a - b }), ("mul", { try a * b }),
+                           ("div", { try a / b })] as [(String, () throws -> Tensor)] {
+            XCTAssertThrowsError(try op()) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains(name) && message.contains("[2, 3]") && message.contains("[4]"), message)
+            }
+        }
+    }
+
+    func testCoalescedLayoutMergesContiguousAxes() {
+        let layout = CoalescedLayout(shape: [8, 64, 56, 56], stridesA: [200704, 3136, 56, 1], stridesB: [0, 1, 0, 0])
+        XCTAssertEqual(layout.shape, [8, 64, 3136])
+        XCTAssertEqual(layout.stridesA, [200704, 3136, 1])
+        XCTAssertEqual(layout.stridesB, [0, 1, 0])
+        let scalar = CoalescedLayout(shape: [1, 1], stridesA: [1, 1], stridesB: [0, 0])
+        XCTAssertEqual(scalar.shape, [1])
+    }
+}
