@@ -109,10 +109,31 @@ extension Tensor {
                 return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
             }
         }
-        let invSqrt2: Float = 0.7071067811865476
-        let invSqrt2Pi: Float = 0.3989422804014327
-        return unaryOp("gelu", { x in 0.5 * x * (1 + erff(x * invSqrt2)) }) { x, _ in
-            0.5 * (1 + erff(x * invSqrt2)) + x * invSqrt2Pi * expf(-0.5 * x * x)
+        let result = pointwise { src, dst, n in FastMath.gelu(src, dst, count: n) }
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached().contiguous()
+        return Tensor.record(result, op: "gelu", inputs: [self]) { grad in
+            let g = grad.contiguous()
+            let gx = Tensor.uninitialized(input.shape)
+            let pg = UnsafePointer(g.storage.pointer + g.offset), px = UnsafePointer(input.storage.pointer + input.offset)
+            let dst = gx.storage.pointer
+            withExtendedLifetime((g.storage, input.storage)) {
+                Parallel.forRanges(gx.count) { start, end in
+                    FastMath.geluBackward(grad: pg + start, x: px + start, dst + start, count: end - start)
+                }
+            }
+            return [gx]
+        }
+    }
+
+    /// The error function erf(x) (vectorized; within 2 ulp of the exact value).
+    public func erf() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.erf(src, dst, count: n) }
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached()
+        return Tensor.record(result, op: "erf", inputs: [self]) { grad in
+            // d/dx erf(x) = 2 / sqrt(pi) * e^(-x^2)
+            [Tensor.ternaryMap(grad, input, input) { g, x, _ in g * 1.1283791670955126 * expf(-x * x) }]
         }
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import LoupeTensor
 
 /// Edge cases of the specialised kernels: broadcast layouts, odd lengths, views, and the
@@ -107,5 +108,104 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(layout.stridesB, [0, 1, 0])
         let scalar = CoalescedLayout(shape: [1, 1], stridesA: [1, 1], stridesB: [0, 0])
         XCTAssertEqual(scalar.shape, [1])
+    }
+}
+
+/// The vectorized erf / GELU against double-precision references, and the fused row kernels.
+final class FastMathKernelTests: XCTestCase {
+    func ulpDistance(_ a: Float, _ exact: Double) -> Double {
+        let e = Float(exact)
+        let ulp = Double(e == 0 ? Float.leastNonzeroMagnitude : e.ulp)
+        return Swift.abs(Double(a) - exact) / ulp
+    }
+
+    func testErfWithinTwoUlpOnDenseSweep() throws {
+        // Every 97th float bit pattern in [0, 10] (about 11 million values), both signs.
+        var inputs: [Float] = []
+        var bits: UInt32 = 0
+        while Float(bitPattern: bits) <= 10 { inputs.append(Float(bitPattern: bits)); bits &+= 97 }
+        inputs += inputs.map { -$0 }
+        inputs += [1, -1, 0.99999994, 1.0000001, 9.3, 9.31, 3.9, .infinity, -.infinity, .nan, -0.0]
+        let x = try Tensor(shape: [inputs.count], scalars: inputs)
+        let y = x.erf().scalars
+        var worst = 0.0, worstAt: Float = 0
+        for (i, v) in inputs.enumerated() {
+            if v.isNaN { XCTAssertTrue(y[i].isNaN); continue }
+            let d = ulpDistance(y[i], Foundation.erf(Double(v)))
+            if d > worst { worst = d; worstAt = v }
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "worst \(worst) ulp at \(worstAt)")
+        XCTAssertEqual(try Tensor([.infinity, -.infinity]).erf().scalars, [1, -1])
+    }
+
+    func testGeluMatchesDoubleReferenceIncludingTails() throws {
+        var inputs: [Float] = stride(from: -12, through: 12, by: 0.0009765625).map { Float($0) }
+        inputs += [0, -0.0, 1e-30, -1e-30, 1.4142135, -1.4142135, 1e6, -30, .infinity]
+        let y = try Tensor(shape: [inputs.count], scalars: inputs).gelu().scalars
+        XCTAssertEqual(y.last, .infinity)
+        for (i, v) in inputs.enumerated() where v.isFinite {
+            let x = Double(v)
+            let exact = x * 0.5 * Foundation.erfc(-x / 2.0.squareRoot())
+            // Relative accuracy everywhere, including the negative tail that 1 + erf(x) loses;
+            // there rounding x / sqrt 2 to float alone costs about x^2 * 6e-8 relative.
+            let tolerance = (1e-6 + 1.2e-7 * x * x) * Swift.abs(exact) + 1e-37
+            XCTAssertLessThanOrEqual(Swift.abs(Double(y[i]) - exact), tolerance,
+                                     "gelu(\(v)) = \(y[i]), expected \(exact)")
+        }
+        XCTAssertTrue(try Tensor([Float.nan]).gelu().scalars[0].isNaN)
+    }
+
+    func testGeluGradientMatchesDerivative() throws {
+        let values: [Float] = (0..<1001).map { Float($0) * 0.02 - 10 }
+        let x = try Tensor(shape: [values.count], scalars: values).requiringGrad()
+        try x.gelu().sum().backward()
+        let grad = try XCTUnwrap(x.grad).scalars
+        for (i, v) in values.enumerated() {
+            let d = Double(v)
+            let exact = 0.5 * Foundation.erfc(-d / 2.0.squareRoot()) + d * Foundation.exp(-d * d / 2) / (2 * Double.pi).squareRoot()
+            XCTAssertEqual(Double(grad[i]), exact, accuracy: 2e-6 * Swift.max(1, Swift.abs(exact)), "x = \(v)")
+        }
+        try assertGradientsMatchFiniteDifferences([try Tensor(shape: [5], scalars: [-2, -0.5, 0.1, 0.9, 3]).requiringGrad()]) { xs in
+            try xs[0].gelu().sum()
+        }
+    }
+
+    func testSoftmaxRowsOddLengthsAndExtremes() throws {
+        for n in [1, 7, 8, 9, 197, 1000] {
+            var values = (0..<(3 * n)).map { Float(($0 * 37) % 23) * 0.7 - 8 }
+            if n > 2 { values[1] = -200; values[n + 2] = 90 }  // exp underflow and a large logit
+            let x = try Tensor(shape: [3, n], scalars: values)
+            let soft = try NN.softmax(x).scalars, logSoft = try NN.logSoftmax(x).scalars
+            for r in 0..<3 {
+                let row = values[(r * n)..<((r + 1) * n)].map(Double.init)
+                let m = row.max()!
+                let lse = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
+                for j in 0..<n {
+                    XCTAssertEqual(Double(soft[r * n + j]), Foundation.exp(row[j] - lse), accuracy: 1e-6)
+                    XCTAssertEqual(Double(logSoft[r * n + j]), row[j] - lse, accuracy: 1e-5 * Swift.max(1, Swift.abs(row[j] - lse)))
+                }
+            }
+        }
+        let masked = try NN.softmax(try Tensor(shape: [2, 3], scalars: [-.infinity, 0, 0, -.infinity, -.infinity, -.infinity]))
+        XCTAssertEqual(Array(masked.scalars[0..<3]), [0, 0.5, 0.5])
+    }
+
+    func testLayerNormOddLengthsMatchesDoubleReference() throws {
+        for d in [1, 5, 8, 13, 768, 4099] {
+            let rows = 3
+            let values = (0..<(rows * d)).map { Float(($0 * 31) % 17) * 0.3 + 100 }  // large offset
+            let w = (0..<d).map { Float($0 % 5) * 0.5 - 1 }, b = (0..<d).map { Float($0 % 3) - 1 }
+            let y = try NN.layerNorm(try Tensor(shape: [rows, d], scalars: values), shape: [d],
+                                     weight: try Tensor(shape: [d], scalars: w), bias: try Tensor(shape: [d], scalars: b)).scalars
+            for r in 0..<rows {
+                let row = values[(r * d)..<((r + 1) * d)].map(Double.init)
+                let mean = row.reduce(0, +) / Double(d)
+                let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d)
+                for j in 0..<d {
+                    let exact = (row[j] - mean) / (variance + 1e-5).squareRoot() * Double(w[j]) + Double(b[j])
+                    XCTAssertEqual(Double(y[r * d + j]), exact, accuracy: 2e-4, "d \(d) row \(r) j \(j)")
+                }
+            }
+        }
     }
 }
