@@ -101,6 +101,39 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Logical values of a view, read through its strides one element at a time.
+    func stridedValues(_ t: Tensor) -> [Float] {
+        let all = Array(UnsafeBufferPointer(start: t.storage.pointer, count: t.storage.count))
+        return (0..<t.count).map { flat in
+            var rem = flat, index = t.offset
+            for axis in stride(from: t.rank - 1, through: 0, by: -1) {
+                index += (rem % t.shape[axis]) * t.strides[axis]
+                rem /= t.shape[axis]
+            }
+            return all[index]
+        }
+    }
+
+    func testTransposedAndPermutedCopies() throws {
+        for (rows, cols) in [(1, 5), (5, 1), (3, 7), (33, 65), (257, 130), (1000, 77)] {
+            let x = try Tensor(shape: [rows, cols], scalars: values(rows * cols))
+            let t = try x.transposed()
+            var expected = [Float](repeating: 0, count: rows * cols)
+            for i in 0..<rows { for j in 0..<cols { expected[j * rows + i] = x.scalars[i * cols + j] } }
+            XCTAssertEqual(t.contiguousCopy().scalars, expected, "\(rows)x\(cols)")
+        }
+        let x = try Tensor(shape: [3, 37, 5, 41], scalars: values(3 * 37 * 5 * 41))
+        for axes in [[0, 3, 2, 1], [3, 1, 2, 0], [1, 0, 3, 2], [2, 3, 0, 1], [0, 1, 3, 2]] {
+            let p = try x.permuted(axes)
+            XCTAssertEqual(p.contiguousCopy().scalars, stridedValues(p), "\(axes)")
+        }
+        // An offset, strided slice of a transpose, and a broadcast view.
+        let slice = try x.permuted([0, 3, 2, 1]).sliced(axis: 1, start: 3, end: 40, step: 2)
+        XCTAssertEqual(slice.contiguousCopy().scalars, stridedValues(slice))
+        let column = try Tensor(shape: [6, 1], scalars: values(6)).expanded(to: [6, 9])
+        XCTAssertEqual(column.contiguousCopy().scalars, stridedValues(column))
+    }
+
     func testCoalescedLayoutMergesContiguousAxes() {
         let layout = CoalescedLayout(shape: [8, 64, 56, 56], stridesA: [200704, 3136, 56, 1], stridesB: [0, 1, 0, 0])
         XCTAssertEqual(layout.shape, [8, 64, 3136])
