@@ -56,14 +56,24 @@ public final class SGD: Optimizer {
         let first = buffers[index] == nil
         if first { buffers[index] = Tensor.uninitialized([count]) }
         let b = buffers[index]!.storage.pointer
-        let nesterov = self.nesterov
-        Parallel.forRanges(count) { start, end in
-            for i in start..<end {
-                let d = wd == 0 ? g[i] : g[i] + wd * p[i]
-                let buffer = first ? d : mu * b[i] + keep * d
-                b[i] = buffer
-                p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+        // Nesterov: p -= lr * (d + mu * buffer); otherwise p -= lr * buffer (0 * d drops out).
+        let nd: Float = nesterov ? 1 : 0, nm: Float = nesterov ? mu : 1
+        // The loop-invariant choices become separate loops so each one vectorizes.
+        @inline(__always) func run(decay: Bool, first: Bool) {
+            Parallel.forRanges(count) { start, end in
+                for i in start..<end {
+                    let d = decay ? g[i] + wd * p[i] : g[i]
+                    let buffer = first ? d : mu * b[i] + keep * d
+                    b[i] = buffer
+                    p[i] -= lr * (nd * d + nm * buffer)
+                }
             }
+        }
+        switch (wd != 0, first) {
+        case (true, true): run(decay: true, first: true)
+        case (true, false): run(decay: true, first: false)
+        case (false, true): run(decay: false, first: true)
+        case (false, false): run(decay: false, first: false)
         }
     }
 
