@@ -34,16 +34,43 @@ extension Tensor {
                     var b0 = 0
                     while b0 < cols {
                         let b1 = Swift.min(cols, b0 + tile)
-                        for a in a0..<a1 {
-                            let s = src + srcBase + a
-                            let d = dst + dstBase + a * dstRowStride
-                            for b in b0..<b1 { d[b] = s[b * srcColStride] }
-                        }
+                        transposeTile(src + srcBase, srcColStride, dst + dstBase, dstRowStride, a0, a1, b0, b1)
                         b0 = b1
                     }
                 }
             }
         }
         return true
+    }
+
+    /// dst[a * dstRowStride + b] = src[b * srcColStride + a] over the tile a0..<a1, b0..<b1:
+    /// 4x4 blocks transposed in registers (contiguous 4-float loads and stores), scalar edges.
+    @inline(__always)
+    private func transposeTile(_ src: UnsafePointer<Float>, _ srcColStride: Int, _ dst: UnsafeMutablePointer<Float>,
+                               _ dstRowStride: Int, _ a0: Int, _ a1: Int, _ b0: Int, _ b1: Int) {
+        var a = a0
+        while a + 4 <= a1 {
+            var b = b0
+            while b + 4 <= b1 {
+                let s = src + b * srcColStride + a
+                let r0 = UnsafeRawPointer(s).loadUnaligned(as: SIMD4<Float>.self)
+                let r1 = UnsafeRawPointer(s + srcColStride).loadUnaligned(as: SIMD4<Float>.self)
+                let r2 = UnsafeRawPointer(s + 2 * srcColStride).loadUnaligned(as: SIMD4<Float>.self)
+                let r3 = UnsafeRawPointer(s + 3 * srcColStride).loadUnaligned(as: SIMD4<Float>.self)
+                let d = dst + a * dstRowStride + b
+                UnsafeMutableRawPointer(d).storeBytes(of: SIMD4(r0[0], r1[0], r2[0], r3[0]), as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(d + dstRowStride).storeBytes(of: SIMD4(r0[1], r1[1], r2[1], r3[1]), as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(d + 2 * dstRowStride).storeBytes(of: SIMD4(r0[2], r1[2], r2[2], r3[2]), as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(d + 3 * dstRowStride).storeBytes(of: SIMD4(r0[3], r1[3], r2[3], r3[3]), as: SIMD4<Float>.self)
+                b += 4
+            }
+            for row in a..<(a + 4) {
+                for col in b..<b1 { dst[row * dstRowStride + col] = src[col * srcColStride + row] }
+            }
+            a += 4
+        }
+        for row in a..<a1 {
+            for col in b0..<b1 { dst[row * dstRowStride + col] = src[col * srcColStride + row] }
+        }
     }
 }
