@@ -53,7 +53,7 @@ extension Tensor {
 
     /// Elementwise negation.
     public func negated() -> Tensor {
-        let result = map { -$0 }
+        let result = unaryMap(NegateKernel())
         return Tensor.record(result, op: "neg", inputs: [self]) { grad in [grad.negated()] }
     }
 }

@@ -141,3 +141,49 @@ extension Tensor {
         }
     }
 }
+
+/// A per-element function as a type, so `unaryMap` specialises and vectorizes its loop
+/// (a closure stored in the parallel loop's context is called indirectly per element).
+@usableFromInline
+protocol UnaryKernel {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+@usableFromInline struct ReluKernel: UnaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
+}
+
+@usableFromInline struct NegateKernel: UnaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ x: Float) -> Float { -x }
+}
+
+@usableFromInline struct AbsKernel: UnaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.abs(x) }
+}
+
+@usableFromInline struct SquareRootKernel: UnaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+}
+
+@usableFromInline struct LeakyReluKernel: UnaryKernel {
+    @usableFromInline let slope: Float
+    @usableFromInline init(slope: Float) { self.slope = slope }
+    @inlinable @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : x * slope }
+}
+
+extension Tensor {
+    /// `kernel(x)` for every element into a new contiguous tensor, on both cores when large.
+    @inline(__always)
+    func unaryMap<K: UnaryKernel>(_ kernel: K) -> Tensor {
+        let source = contiguous()
+        let result = Tensor.uninitialized(shape)
+        let src = UnsafePointer(source.storage.pointer + source.offset)
+        let dst = result.storage.pointer
+        withExtendedLifetime(source.storage) {
+            Parallel.forRanges(result.count) { start, end in
+                for i in start..<end { dst[i] = kernel(src[i]) }
+            }
+        }
+        return result
+    }
+}

@@ -10,7 +10,18 @@ extension Tensor {
     @inline(__always)
     func unaryOp(_ op: String, _ forward: @escaping (Float) -> Float,
                  derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
-        let result = map(forward)
+        recordUnary(op, map(forward), derivative: derivative)
+    }
+
+    /// `unaryOp` with a kernel type for the forward pass (a vectorized loop).
+    @inline(__always)
+    func unaryOp<K: UnaryKernel>(_ op: String, kernel: K,
+                                 derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+        recordUnary(op, unaryMap(kernel), derivative: derivative)
+    }
+
+    @inline(__always)
+    func recordUnary(_ op: String, _ result: Tensor, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         guard GradMode.isEnabled && requiresGrad else { return result }
         let input = detached()
         let output = result
@@ -37,7 +48,7 @@ extension Tensor {
 
     /// Absolute value (gradient 0 at 0).
     public func abs() -> Tensor {
-        unaryOp("abs", { Swift.abs($0) }) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        unaryOp("abs", kernel: AbsKernel()) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
     }
 
     /// e^x.
@@ -50,7 +61,7 @@ extension Tensor {
     public func log() -> Tensor { unaryOp("log", { logf($0) }) { x, _ in 1 / x } }
 
     /// Square root.
-    public func sqrt() -> Tensor { unaryOp("sqrt", { $0.squareRoot() }) { _, y in 0.5 / y } }
+    public func sqrt() -> Tensor { unaryOp("sqrt", kernel: SquareRootKernel()) { _, y in 0.5 / y } }
 
     /// 1 / sqrt(x).
     public func rsqrt() -> Tensor {
@@ -91,12 +102,12 @@ extension Tensor {
 
     /// max(x, 0) (gradient 0 at 0, as torch).
     public func relu() -> Tensor {
-        unaryOp("relu", { $0 > 0 ? $0 : 0 }) { x, _ in x > 0 ? 1 : 0 }
+        unaryOp("relu", kernel: ReluKernel()) { x, _ in x > 0 ? 1 : 0 }
     }
 
     /// x for x > 0, slope * x otherwise.
     public func leakyRelu(slope: Float = 0.01) -> Tensor {
-        unaryOp("leaky_relu", { $0 > 0 ? $0 : $0 * slope }) { x, _ in x > 0 ? 1 : slope }
+        unaryOp("leaky_relu", kernel: LeakyReluKernel(slope: slope)) { x, _ in x > 0 ? 1 : slope }
     }
 
     /// GELU: exact x * Phi(x) (erf form), or torch's tanh approximation when `approximate`.

@@ -134,6 +134,38 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(column.contiguousCopy().scalars, stridedValues(column))
     }
 
+    func testUnaryKernelsOnOddLengthsViewsAndLargeTensors() throws {
+        for count in [1, 7, 9, 33, 70_001] {
+            let v = values(count, scale: 0.37, shift: -9)
+            let x = try Tensor(shape: [count], scalars: v)
+            XCTAssertEqual(x.relu().scalars, v.map { $0 > 0 ? $0 : 0 })
+            XCTAssertEqual(x.leakyRelu(slope: 0.1).scalars, v.map { $0 > 0 ? $0 : $0 * 0.1 })
+            XCTAssertEqual(x.abs().scalars, v.map { Swift.abs($0) })
+            XCTAssertEqual(x.negated().scalars, v.map { -$0 })
+            XCTAssertEqual(x.abs().sqrt().scalars, v.map { Swift.abs($0).squareRoot() })
+        }
+        let base = try Tensor(shape: [9, 13], scalars: values(9 * 13))
+        let t = try base.transposed()
+        XCTAssertEqual(t.relu().scalars, stridedValues(t).map { $0 > 0 ? $0 : 0 })
+        XCTAssertEqual(t.relu().shape, [13, 9])
+    }
+
+    func testUnaryKernelSpeedAgainstClosureMap() throws {
+        // Informational: the kernel-type path against the closure path it replaced.
+        let x = try Tensor(shape: [1576, 3072], scalars: values(1576 * 3072))
+        func time(_ body: () -> Tensor) -> Double {
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = body()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            return best
+        }
+        let closure = time { x.map { $0 > 0 ? $0 : 0 } }, kernel = time { x.relu() }
+        print(String(format: "relu [1576, 3072]: closure map %.2f ms, kernel %.2f ms", closure, kernel))
+    }
+
     func testCoalescedLayoutMergesContiguousAxes() {
         let layout = CoalescedLayout(shape: [8, 64, 56, 56], stridesA: [200704, 3136, 56, 1], stridesB: [0, 1, 0, 0])
         XCTAssertEqual(layout.shape, [8, 64, 3136])
