@@ -187,3 +187,24 @@ extension Tensor {
         return result
     }
 }
+
+/// Backward kernels `(gradient, saved value) -> input gradient` of common activations.
+@usableFromInline struct ReluBackwardKernel: BinaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 }
+}
+
+@usableFromInline struct LeakyReluBackwardKernel: BinaryKernel {
+    @usableFromInline let slope: Float
+    @usableFromInline init(slope: Float) { self.slope = slope }
+    @inlinable @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : g * slope }
+}
+
+/// g * (1 - y^2) with y = tanh(x).
+@usableFromInline struct TanhBackwardKernel: BinaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { g * (1 - y * y) }
+}
+
+/// g * y * (1 - y) with y = sigmoid(x).
+@usableFromInline struct SigmoidBackwardKernel: BinaryKernel {
+    @inlinable @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) }
+}

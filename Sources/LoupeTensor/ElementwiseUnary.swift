@@ -20,6 +20,19 @@ extension Tensor {
         recordUnary(op, unaryMap(kernel), derivative: derivative)
     }
 
+    /// An elementwise activation whose backward is `backward(grad, x)` (or `(grad, y)` when
+    /// `savingOutput`), both as kernel types so forward and backward loops vectorize.
+    @inline(__always)
+    func activation<K: UnaryKernel, B: BinaryKernel>(_ op: String, _ kernel: K, backward: B,
+                                                     savingOutput: Bool) -> Tensor {
+        let result = unaryMap(kernel)
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let saved = savingOutput ? result : detached()
+        return Tensor.record(result, op: op, inputs: [self]) { grad in
+            [try Tensor.binaryMap(grad, saved, op: op, backward)]
+        }
+    }
+
     @inline(__always)
     func recordUnary(_ op: String, _ result: Tensor, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         guard GradMode.isEnabled && requiresGrad else { return result }
@@ -78,7 +91,7 @@ extension Tensor {
     public func tanh() -> Tensor {
         let result = pointwise { src, dst, n in FastMath.tanh(src, dst, count: n) }
         return Tensor.record(result, op: "tanh", inputs: [self]) { grad in
-            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * (1 - y * y) }]
+            [try Tensor.binaryMap(grad, result, op: "tanh", TanhBackwardKernel())]
         }
     }
 
@@ -89,7 +102,7 @@ extension Tensor {
             for i in 0..<n { dst[i] = 1 / (1 + dst[i]) }
         }
         return Tensor.record(result, op: "sigmoid", inputs: [self]) { grad in
-            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * y * (1 - y) }]
+            [try Tensor.binaryMap(grad, result, op: "sigmoid", SigmoidBackwardKernel())]
         }
     }
 
@@ -102,12 +115,13 @@ extension Tensor {
 
     /// max(x, 0) (gradient 0 at 0, as torch).
     public func relu() -> Tensor {
-        unaryOp("relu", kernel: ReluKernel()) { x, _ in x > 0 ? 1 : 0 }
+        activation("relu", ReluKernel(), backward: ReluBackwardKernel(), savingOutput: false)
     }
 
     /// x for x > 0, slope * x otherwise.
     public func leakyRelu(slope: Float = 0.01) -> Tensor {
-        unaryOp("leaky_relu", kernel: LeakyReluKernel(slope: slope)) { x, _ in x > 0 ? 1 : slope }
+        activation("leaky_relu", LeakyReluKernel(slope: slope), backward: LeakyReluBackwardKernel(slope: slope),
+                   savingOutput: false)
     }
 
     /// GELU: exact x * Phi(x) (erf form), or torch's tanh approximation when `approximate`.

@@ -150,6 +150,30 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(t.relu().shape, [13, 9])
     }
 
+    func testActivationBackwardKernels() throws {
+        let v: [Float] = [-2.5, -1.1, -0.3, 0.4, 0.9, 1.7, 3.2, -0.05, 0.6]  // odd length, no kinks hit
+        let x = try Tensor(shape: [3, 3], scalars: v).requiringGrad()
+        let weights = try Tensor(shape: [3, 3], scalars: values(9, scale: 0.3, shift: -1))
+        for (name, f) in [("relu", { (t: Tensor) in t.relu() }), ("leaky", { $0.leakyRelu(slope: 0.2) }),
+                          ("tanh", { $0.tanh() }), ("sigmoid", { $0.sigmoid() })] as [(String, (Tensor) -> Tensor)] {
+            let grads = try Autograd.gradients(of: try (f(x) * weights).sum(), wrt: [x])
+            let g = try XCTUnwrap(grads[0]).scalars
+            for i in 0..<9 {
+                let h: Float = 1e-2
+                var plus = v, minus = v
+                plus[i] += h; minus[i] -= h
+                let fp = try (f(try Tensor(shape: [3, 3], scalars: plus)) * weights).sum().scalars[0]
+                let fm = try (f(try Tensor(shape: [3, 3], scalars: minus)) * weights).sum().scalars[0]
+                XCTAssertEqual(g[i], (fp - fm) / (2 * h), accuracy: 2e-3, "\(name) element \(i)")
+            }
+        }
+        // A transposed (non-contiguous) upstream gradient.
+        let y = try Tensor(shape: [2, 3], scalars: [-1, 2, -3, 4, -5, 6]).requiringGrad()
+        let upstream = try Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6]).transposed()
+        try y.relu().backward(seed: upstream)
+        XCTAssertEqual(try XCTUnwrap(y.grad).scalars, [0, 3, 0, 2, 0, 6])
+    }
+
     func testUnaryKernelSpeedAgainstClosureMap() throws {
         // Informational: the kernel-type path against the closure path it replaced.
         let x = try Tensor(shape: [1576, 3072], scalars: values(1576 * 3072))
