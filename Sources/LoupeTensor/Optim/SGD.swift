@@ -56,24 +56,37 @@ public final class SGD: Optimizer {
         let first = buffers[index] == nil
         if first { buffers[index] = Tensor.uninitialized([count]) }
         let b = buffers[index]!.storage.pointer
-        // Nesterov: p -= lr * (d + mu * buffer); otherwise p -= lr * buffer (0 * d drops out).
-        let nd: Float = nesterov ? 1 : 0, nm: Float = nesterov ? mu : 1
-        // The loop-invariant choices become separate loops so each one vectorizes.
-        @inline(__always) func run(decay: Bool, first: Bool) {
-            Parallel.forRanges(count) { start, end in
-                for i in start..<end {
-                    let d = decay ? g[i] + wd * p[i] : g[i]
-                    let buffer = first ? d : mu * b[i] + keep * d
+        let nesterov = self.nesterov
+        // The loop-invariant choices are separate loops so each one vectorizes.
+        let decay = wd != 0
+        Parallel.forRanges(count) { start, end in
+            let p = p + start, g = g + start, b = b + start, n = end - start
+            switch (decay, first) {
+            case (true, false):
+                for i in 0..<n {
+                    let d = g[i] + wd * p[i], buffer = mu * b[i] + keep * d
                     b[i] = buffer
-                    p[i] -= lr * (nd * d + nm * buffer)
+                    p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+                }
+            case (false, false):
+                for i in 0..<n {
+                    let d = g[i], buffer = mu * b[i] + keep * d
+                    b[i] = buffer
+                    p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+                }
+            case (true, true):
+                for i in 0..<n {
+                    let d = g[i] + wd * p[i]
+                    b[i] = d
+                    p[i] -= lr * (nesterov ? d + mu * d : d)
+                }
+            case (false, true):
+                for i in 0..<n {
+                    let d = g[i]
+                    b[i] = d
+                    p[i] -= lr * (nesterov ? d + mu * d : d)
                 }
             }
-        }
-        switch (wd != 0, first) {
-        case (true, true): run(decay: true, first: true)
-        case (true, false): run(decay: true, first: false)
-        case (false, true): run(decay: false, first: true)
-        case (false, false): run(decay: false, first: false)
         }
     }
 
