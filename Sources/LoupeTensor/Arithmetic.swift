@@ -2,7 +2,7 @@
 /// are rank-0 tensors.
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) throws -> Tensor {
-        let result = try broadcastMap(a, b, op: "add") { $0 + $1 }
+        let result = try binaryMap(a, b, op: "add", AddKernel())
         let sa = a.shape, sb = b.shape
         return record(result, op: "add", inputs: [a, b]) { grad in
             [try grad.summed(toShape: sa), try grad.summed(toShape: sb)]
@@ -10,7 +10,7 @@ extension Tensor {
     }
 
     public static func - (a: Tensor, b: Tensor) throws -> Tensor {
-        let result = try broadcastMap(a, b, op: "sub") { $0 - $1 }
+        let result = try binaryMap(a, b, op: "sub", SubtractKernel())
         let sa = a.shape, sb = b.shape
         return record(result, op: "sub", inputs: [a, b]) { grad in
             [try grad.summed(toShape: sa), try grad.negated().summed(toShape: sb)]
@@ -18,7 +18,7 @@ extension Tensor {
     }
 
     public static func * (a: Tensor, b: Tensor) throws -> Tensor {
-        let result = try broadcastMap(a, b, op: "mul") { $0 * $1 }
+        let result = try binaryMap(a, b, op: "mul", MultiplyKernel())
         let needA = a.requiresGrad, needB = b.requiresGrad
         let da = a.detached(), db = b.detached()
         return record(result, op: "mul", inputs: [a, b]) { grad in
@@ -28,7 +28,7 @@ extension Tensor {
     }
 
     public static func / (a: Tensor, b: Tensor) throws -> Tensor {
-        let result = try broadcastMap(a, b, op: "div") { $0 / $1 }
+        let result = try binaryMap(a, b, op: "div", DivideKernel())
         let needA = a.requiresGrad, needB = b.requiresGrad
         let db = b.detached()
         let quotient = result
@@ -53,7 +53,7 @@ extension Tensor {
 
     /// Elementwise negation.
     public func negated() -> Tensor {
-        let result = map { -$0 }
+        let result = unaryMap(NegateKernel())
         return Tensor.record(result, op: "neg", inputs: [self]) { grad in [grad.negated()] }
     }
 }

@@ -102,82 +102,9 @@ extension Tensor {
 
     /// Applies `body` elementwise over the broadcast of `a` and `b` into a new contiguous tensor.
     /// Runs on both cores for large tensors. Not differentiable by itself.
-    @inlinable
     public static func broadcastMap(_ a: Tensor, _ b: Tensor, op: String,
                                     _ body: @escaping (Float, Float) -> Float) throws -> Tensor {
-        let outShape = try broadcastShape(a.shape, b.shape, op: op)
-        let result = Tensor.uninitialized(outShape)
-        let total = result.count
-        if total == 0 { return result }
-        let dst = result.storage.pointer
-        let pa = a.storage.pointer + a.offset
-        let pb = b.storage.pointer + b.offset
-        try withExtendedLifetime((a.storage, b.storage)) {
-            if a.shape == b.shape && a.isContiguous && b.isContiguous {
-                Parallel.forRanges(total) { start, end in
-                    for i in start..<end { dst[i] = body(pa[i], pb[i]) }
-                }
-            } else if b.count == 1 && a.shape == outShape && a.isContiguous {
-                let value = pb[0]
-                Parallel.forRanges(total) { start, end in
-                    for i in start..<end { dst[i] = body(pa[i], value) }
-                }
-            } else if a.count == 1 && b.shape == outShape && b.isContiguous {
-                let value = pa[0]
-                Parallel.forRanges(total) { start, end in
-                    for i in start..<end { dst[i] = body(value, pb[i]) }
-                }
-            } else {
-                try stridedMap(a, b, outShape: outShape, dst: dst, body)
-            }
-        }
-        return result
-    }
-
-    @usableFromInline
-    static func stridedMap(_ a: Tensor, _ b: Tensor, outShape: [Int], dst: UnsafeMutablePointer<Float>,
-                           _ body: @escaping (Float, Float) -> Float) throws {
-        let sa = a.broadcastStrides(to: outShape)
-        let sb = b.broadcastStrides(to: outShape)
-        let r = outShape.count
-        let inner = outShape[r - 1]
-        let ia = sa[r - 1], ib = sb[r - 1]
-        let rows = outShape.reduce(1, *) / Swift.max(inner, 1)
-        let pa = a.storage.pointer + a.offset
-        let pb = b.storage.pointer + b.offset
-        // Offsets of row `row` in a and b.
-        func rowOffsets(_ row: Int) -> (Int, Int) {
-            var remaining = row
-            var oa = 0, ob = 0
-            var axis = r - 2
-            while axis >= 0 {
-                let size = outShape[axis]
-                let i = remaining % size
-                remaining /= size
-                oa += i * sa[axis]
-                ob += i * sb[axis]
-                axis -= 1
-            }
-            return (oa, ob)
-        }
-        Parallel.forRanges(rows, minimum: Swift.max(1, Parallel.minimumParallelCount / Swift.max(inner, 1))) { start, end in
-            for row in start..<end {
-                let (oa, ob) = rowOffsets(row)
-                let out = dst + row * inner
-                let ra = pa + oa, rb = pb + ob
-                if ia == 1 && ib == 1 {
-                    for j in 0..<inner { out[j] = body(ra[j], rb[j]) }
-                } else if ia == 1 && ib == 0 {
-                    let v = rb[0]
-                    for j in 0..<inner { out[j] = body(ra[j], v) }
-                } else if ia == 0 && ib == 1 {
-                    let v = ra[0]
-                    for j in 0..<inner { out[j] = body(v, rb[j]) }
-                } else {
-                    for j in 0..<inner { out[j] = body(ra[j * ia], rb[j * ib]) }
-                }
-            }
-        }
+        try binaryMap(a, b, op: op, ClosureKernel(body))
     }
 
     /// Applies `body` to every element into a new contiguous tensor, on both cores when large.

@@ -10,7 +10,31 @@ extension Tensor {
     @inline(__always)
     func unaryOp(_ op: String, _ forward: @escaping (Float) -> Float,
                  derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
-        let result = map(forward)
+        recordUnary(op, map(forward), derivative: derivative)
+    }
+
+    /// `unaryOp` with a kernel type for the forward pass (a vectorized loop).
+    @inline(__always)
+    func unaryOp<K: UnaryKernel>(_ op: String, kernel: K,
+                                 derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+        recordUnary(op, unaryMap(kernel), derivative: derivative)
+    }
+
+    /// An elementwise activation whose backward is `backward(grad, x)` (or `(grad, y)` when
+    /// `savingOutput`), both as kernel types so forward and backward loops vectorize.
+    @inline(__always)
+    func activation<K: UnaryKernel, B: BinaryKernel>(_ op: String, _ kernel: K, backward: B,
+                                                     savingOutput: Bool) -> Tensor {
+        let result = unaryMap(kernel)
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let saved = savingOutput ? result : detached()
+        return Tensor.record(result, op: op, inputs: [self]) { grad in
+            [try Tensor.binaryMap(grad, saved, op: op, backward)]
+        }
+    }
+
+    @inline(__always)
+    func recordUnary(_ op: String, _ result: Tensor, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         guard GradMode.isEnabled && requiresGrad else { return result }
         let input = detached()
         let output = result
@@ -37,7 +61,7 @@ extension Tensor {
 
     /// Absolute value (gradient 0 at 0).
     public func abs() -> Tensor {
-        unaryOp("abs", { Swift.abs($0) }) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        unaryOp("abs", kernel: AbsKernel()) { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }
     }
 
     /// e^x.
@@ -50,7 +74,7 @@ extension Tensor {
     public func log() -> Tensor { unaryOp("log", { logf($0) }) { x, _ in 1 / x } }
 
     /// Square root.
-    public func sqrt() -> Tensor { unaryOp("sqrt", { $0.squareRoot() }) { _, y in 0.5 / y } }
+    public func sqrt() -> Tensor { unaryOp("sqrt", kernel: SquareRootKernel()) { _, y in 0.5 / y } }
 
     /// 1 / sqrt(x).
     public func rsqrt() -> Tensor {
@@ -67,7 +91,7 @@ extension Tensor {
     public func tanh() -> Tensor {
         let result = pointwise { src, dst, n in FastMath.tanh(src, dst, count: n) }
         return Tensor.record(result, op: "tanh", inputs: [self]) { grad in
-            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * (1 - y * y) }]
+            [try Tensor.binaryMap(grad, result, op: "tanh", TanhBackwardKernel())]
         }
     }
 
@@ -78,7 +102,7 @@ extension Tensor {
             for i in 0..<n { dst[i] = 1 / (1 + dst[i]) }
         }
         return Tensor.record(result, op: "sigmoid", inputs: [self]) { grad in
-            [Tensor.ternaryMap(grad, result, result) { g, y, _ in g * y * (1 - y) }]
+            [try Tensor.binaryMap(grad, result, op: "sigmoid", SigmoidBackwardKernel())]
         }
     }
 
@@ -91,12 +115,13 @@ extension Tensor {
 
     /// max(x, 0) (gradient 0 at 0, as torch).
     public func relu() -> Tensor {
-        unaryOp("relu", { $0 > 0 ? $0 : 0 }) { x, _ in x > 0 ? 1 : 0 }
+        activation("relu", ReluKernel(), backward: ReluBackwardKernel(), savingOutput: false)
     }
 
     /// x for x > 0, slope * x otherwise.
     public func leakyRelu(slope: Float = 0.01) -> Tensor {
-        unaryOp("leaky_relu", { $0 > 0 ? $0 : $0 * slope }) { x, _ in x > 0 ? 1 : slope }
+        activation("leaky_relu", LeakyReluKernel(slope: slope), backward: LeakyReluBackwardKernel(slope: slope),
+                   savingOutput: false)
     }
 
     /// GELU: exact x * Phi(x) (erf form), or torch's tanh approximation when `approximate`.
@@ -109,10 +134,31 @@ extension Tensor {
                 return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
             }
         }
-        let invSqrt2: Float = 0.7071067811865476
-        let invSqrt2Pi: Float = 0.3989422804014327
-        return unaryOp("gelu", { x in 0.5 * x * (1 + erff(x * invSqrt2)) }) { x, _ in
-            0.5 * (1 + erff(x * invSqrt2)) + x * invSqrt2Pi * expf(-0.5 * x * x)
+        let result = pointwise { src, dst, n in FastMath.gelu(src, dst, count: n) }
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached().contiguous()
+        return Tensor.record(result, op: "gelu", inputs: [self]) { grad in
+            let g = grad.contiguous()
+            let gx = Tensor.uninitialized(input.shape)
+            let pg = UnsafePointer(g.storage.pointer + g.offset), px = UnsafePointer(input.storage.pointer + input.offset)
+            let dst = gx.storage.pointer
+            withExtendedLifetime((g.storage, input.storage)) {
+                Parallel.forRanges(gx.count) { start, end in
+                    FastMath.geluBackward(grad: pg + start, x: px + start, dst + start, count: end - start)
+                }
+            }
+            return [gx]
+        }
+    }
+
+    /// The error function erf(x) (vectorized; within 2 ulp of the exact value).
+    public func erf() -> Tensor {
+        let result = pointwise { src, dst, n in FastMath.erf(src, dst, count: n) }
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached()
+        return Tensor.record(result, op: "erf", inputs: [self]) { grad in
+            // d/dx erf(x) = 2 / sqrt(pi) * e^(-x^2)
+            [Tensor.ternaryMap(grad, input, input) { g, x, _ in g * 1.1283791670955126 * expf(-x * x) }]
         }
     }
 

@@ -187,6 +187,7 @@ public struct Tensor: @unchecked Sendable {
             dst.update(from: src, count: total)
             return result
         }
+        if tiledTransposeCopy(into: dst) { return result }
         // Copy along the innermost axis, iterating an index over the outer axes.
         let r = rank
         let inner = shape[r - 1]

@@ -90,23 +90,24 @@ extension NN {
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
             withExtendedLifetime((xc, wc, bc)) {
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: pointwise ? 1 : max(kk * n * l, 1))
-                let tmp = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
-                defer { col.deallocate(); tmp?.deallocate() }
-                let dst = base(result)
-                for g in 0..<groups {
-                    let columns: UnsafePointer<Float>
-                    if pointwise {
-                        columns = UnsafePointer(base(xc) + g * cg * l)
-                    } else {
-                        geometry.im2col(base(xc), batch: n, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
-                        columns = UnsafePointer(col)
-                    }
-                    let out = tmp ?? (dst + g * og * l)
-                    sgemm(m: og, n: n * l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: columns, ldb: n * l,
-                          c: out, ldc: n * l)
-                    if let tmp {
-                        scatterChannels(tmp, batch: n, total: o, start: g * og, count: og, area: l, into: dst)
+                // One image at a time: its output [O, Ho, Wo] is exactly the sgemm result, so
+                // there is no batch-wide column buffer to fault in and no scatter afterwards.
+                let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0, 0, 0)
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: direct ? 1 : max(kk * l, 1))
+                defer { col.deallocate() }
+                let dst = base(result), src = base(xc)
+                for i in 0..<n {
+                    let image = src + i * c * h * w
+                    for g in 0..<groups {
+                        let columns: UnsafePointer<Float>
+                        if direct {
+                            columns = UnsafePointer(image + g * cg * l)
+                        } else {
+                            geometry.im2col(image, batch: 1, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
+                            columns = UnsafePointer(col)
+                        }
+                        sgemm(m: og, n: l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: columns, ldb: l,
+                              c: dst + (i * o + g * og) * l, ldc: l)
                     }
                 }
                 if let bc { addChannelBias(base(bc), batch: n, channels: o, area: l, to: dst) }

@@ -36,6 +36,25 @@ extension NN {
                            weight: weight, bias: bias, eps: eps, op: op)
     }
 
+    /// out[j] = (x[j] - mean) * rstd * w + b for j in 0..<count, with `w` and `b` read at
+    /// `j * paramStride` (0: one parameter for the run, 1: one per element).
+    @inline(__always)
+    private static func normalizeRun(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                     mean m: Float, rstd r: Float, weight: UnsafePointer<Float>?,
+                                     bias: UnsafePointer<Float>?, paramStride: Int, count: Int) {
+        switch (weight, bias, paramStride) {
+        case let (w?, b?, 1):
+            for j in 0..<count { out[j] = (x[j] - m) * r * w[j] + b[j] }
+        case let (w?, nil, 1):
+            for j in 0..<count { out[j] = (x[j] - m) * r * w[j] }
+        case let (nil, b?, 1):
+            for j in 0..<count { out[j] = (x[j] - m) * r + b[j] }
+        default:
+            let scale = r * (weight?[0] ?? 1), shift = bias?[0] ?? 0
+            for j in 0..<count { out[j] = (x[j] - m) * scale + shift }
+        }
+    }
+
     /// Normalizes contiguous segments of `x`; the affine parameter of element `j` of segment `s`
     /// is `((s % groups) * length + j) / spatial`.
     private static func segmentNorm(_ x: Tensor, segments: Int, groups: Int, spatial: Int, weight: Tensor?,
@@ -50,22 +69,21 @@ extension NN {
                     let src = base(xc), dst = base(result)
                     let pw = wc.map { UnsafePointer(base($0)) }, pb = bc.map { UnsafePointer(base($0)) }
                     let mean = mp.baseAddress!, rstd = rp.baseAddress!
-                    Parallel.forEach(segments) { s in
-                        let seg = src + s * length, out = dst + s * length
-                        var sum: Double = 0
-                        for j in 0..<length { sum += Double(seg[j]) }
-                        let m = Float(sum / Double(length))
-                        var sq: Double = 0
-                        for j in 0..<length { let t = Double(seg[j] - m); sq += t * t }
-                        let r = 1 / (Float(sq / Double(length)) + eps).squareRoot()
-                        mean[s] = m; rstd[s] = r
-                        let paramBase = (s % groups) * length
-                        for j in 0..<length {
-                            var v = (seg[j] - m) * r
-                            let pi = (paramBase + j) / spatial
-                            if let pw { v *= pw[pi] }
-                            if let pb { v += pb[pi] }
-                            out[j] = v
+                    let perChannel = length / spatial
+                    Parallel.forRanges(segments, minimum: max(1, (1 << 14) / max(length, 1))) { start, end in
+                        for s in start..<end {
+                            let seg = src + s * length, out = dst + s * length
+                            let (m, r) = RowKernels.moments(seg, length, eps: eps)
+                            mean[s] = m; rstd[s] = r
+                            // Runs of `spatial` elements share one affine parameter (with no spatial
+                            // axes, the whole segment is one run with a parameter per element).
+                            let paramBase = (s % groups) * perChannel
+                            for c in 0..<(spatial == 1 ? 1 : perChannel) {
+                                let pi = paramBase + c
+                                normalizeRun(seg + c * spatial, out + c * spatial, mean: m, rstd: r,
+                                             weight: pw.map { $0 + pi }, bias: pb.map { $0 + pi },
+                                             paramStride: spatial == 1 ? 1 : 0, count: spatial == 1 ? length : spatial)
+                            }
                         }
                     }
                 }

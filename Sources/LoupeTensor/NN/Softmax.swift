@@ -18,6 +18,22 @@ extension NN {
         return (outer, shape[axis], inner)
     }
 
+    /// Softmax (or log-softmax) of one contiguous row: SIMD max, one FastMath.exp pass, SIMD sum.
+    @inline(__always)
+    static func softmaxRow(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+        var m = RowKernels.max(s, n)
+        if m == -.infinity { m = 0 }
+        FastMath.exp(s, d, count: n, offset: -m)
+        if log {
+            let lse = m + Foundation.log(Float(RowKernels.sum(UnsafePointer(d), n)))
+            for j in 0..<n { d[j] = s[j] - lse }
+        } else {
+            let sum = Float(RowKernels.sum(UnsafePointer(d), n))
+            let r = sum > 0 ? 1 / sum : 0
+            for j in 0..<n { d[j] *= r }
+        }
+    }
+
     private static func softmaxKernel(_ x: Tensor, axis: Int, log: Bool, op: String) throws -> Tensor {
         guard x.rank >= 1 else {
             throw LoupeError("\(op): needs at least one dimension, got shape \(describe(shape: x.shape))")
@@ -29,6 +45,12 @@ extension NN {
         withExtendedLifetime(xc) {
             let src = base(xc), dst = base(result)
             let lines = outer * inner
+            if inner == 1 {
+                Parallel.forRanges(outer, minimum: max(1, (1 << 14) / max(n, 1))) { start, end in
+                    for row in start..<end { softmaxRow(src + row * n, dst + row * n, n, log: log) }
+                }
+                return
+            }
             Parallel.forRanges(lines, minimum: max(1, (1 << 15) / max(n, 1))) { start, end in
                 for line in start..<end {
                     let o = line / inner, i = line % inner

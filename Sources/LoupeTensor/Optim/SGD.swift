@@ -58,12 +58,35 @@ public final class SGD: Optimizer {
         buffers[index] = buffer
         let b = buffer.storage.pointer
         let nesterov = self.nesterov
+        // The loop-invariant choices are separate loops so each one vectorizes.
+        let decay = wd != 0
         Parallel.forRanges(count) { start, end in
-            for i in start..<end {
-                let d = wd == 0 ? g[i] : g[i] + wd * p[i]
-                let buffer = first ? d : mu * b[i] + keep * d
-                b[i] = buffer
-                p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+            let p = p + start, g = g + start, b = b + start, n = end - start
+            switch (decay, first) {
+            case (true, false):
+                for i in 0..<n {
+                    let d = g[i] + wd * p[i], buffer = mu * b[i] + keep * d
+                    b[i] = buffer
+                    p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+                }
+            case (false, false):
+                for i in 0..<n {
+                    let d = g[i], buffer = mu * b[i] + keep * d
+                    b[i] = buffer
+                    p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+                }
+            case (true, true):
+                for i in 0..<n {
+                    let d = g[i] + wd * p[i]
+                    b[i] = d
+                    p[i] -= lr * (nesterov ? d + mu * d : d)
+                }
+            case (false, true):
+                for i in 0..<n {
+                    let d = g[i]
+                    b[i] = d
+                    p[i] -= lr * (nesterov ? d + mu * d : d)
+                }
             }
         }
     }

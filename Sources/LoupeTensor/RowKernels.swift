@@ -1,0 +1,70 @@
+/// SIMD reductions over one contiguous row, the building blocks of the fused softmax and
+/// normalization kernels. Eight-lane accumulators keep the loops vectorized; long rows are
+/// summed in blocks whose partial sums are accumulated in Double.
+enum RowKernels {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// Largest element (NaNs are skipped; -infinity for an empty row).
+    @inline(__always)
+    static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= n {
+            let v = load8(p + j)
+            acc.replace(with: v, where: v .> acc)
+            j += 8
+        }
+        var m = acc[0]
+        for k in 1..<8 where acc[k] > m { m = acc[k] }  // (SIMD's max() is an unspecialized generic call)
+        while j < n {
+            if p[j] > m { m = p[j] }
+            j += 1
+        }
+        return m
+    }
+
+    /// Sum of `f(p[j])` for a vector function `f` applied lane-wise (and to the tail).
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int,
+                    _ f: (SIMD8<Float>) -> SIMD8<Float> = { $0 }) -> Double {
+        var total: Double = 0
+        var start = 0
+        while start < n {
+            let end = Swift.min(n, start + 2048)
+            var acc = SIMD8<Float>(repeating: 0)
+            var j = start
+            while j + 8 <= end {
+                acc += f(load8(p + j))
+                j += 8
+            }
+            var partial = acc.sum()
+            if j < end {
+                var tail = SIMD8<Float>(repeating: 0)
+                for k in 0..<(end - j) { tail[k] = p[j + k] }
+                let mapped = f(tail)
+                for k in 0..<(end - j) { partial += mapped[k] }
+            }
+            total += Double(partial)
+            start = end
+        }
+        return total
+    }
+
+    /// Mean and 1 / sqrt(biased variance + eps) of a row, in two passes (the second over the
+    /// deviations from the mean, so large offsets do not cancel).
+    @inline(__always)
+    static func moments(_ p: UnsafePointer<Float>, _ n: Int, eps: Float) -> (mean: Float, rstd: Float) {
+        let mean = Float(sum(p, n) / Double(n))
+        let m8 = SIMD8<Float>(repeating: mean)
+        let squares = sum(p, n) { v in let d = v - m8; return d * d }
+        return (mean, 1 / (Float(squares / Double(n)) + eps).squareRoot())
+    }
+}
