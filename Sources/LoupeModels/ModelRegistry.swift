@@ -15,6 +15,7 @@ public protocol Architecture: Module {
 public enum ModelRegistry {
     nonisolated(unsafe) private static var builders: [String: (String) throws -> Module] = [
         VisionTransformer.architectureName: VisionTransformer.build,
+        ResNet.architectureName: ResNet.build,
     ]
     private static let lock = NSLock()
 

@@ -1,0 +1,56 @@
+import LoupeTensor
+
+/// The shape of a ResNet (torchvision `resnet18/34/50/101/152`), optionally narrower and with a
+/// small-image stem.
+public struct ResNetConfig: Codable, Equatable, Sendable {
+    /// The first layers before `layer1`.
+    public enum Stem: String, Codable, Sendable {
+        /// torchvision's: 7x7 stride-2 convolution, batch norm, ReLU, 3x3 stride-2 max pool.
+        case imagenet
+        /// For small inputs such as 28x28: 3x3 stride-1 convolution, batch norm, ReLU, no pool.
+        case small
+    }
+
+    public var depth: Int
+    public var classes: Int
+    public var channels: Int
+    /// Channels of `layer1` (torchvision: 64); later stages double it.
+    public var width: Int
+    public var stem: Stem
+
+    public init(depth: Int, classes: Int, channels: Int = 3, width: Int = 64, stem: Stem = .imagenet) {
+        self.depth = depth
+        self.classes = classes
+        self.channels = channels
+        self.width = width
+        self.stem = stem
+    }
+
+    /// Blocks per stage, as torchvision.
+    public var stageBlocks: [Int] {
+        switch depth {
+        case 10: return [1, 1, 1, 1]
+        case 18: return [2, 2, 2, 2]
+        case 34, 50: return [3, 4, 6, 3]
+        case 101: return [3, 4, 23, 3]
+        case 152: return [3, 8, 36, 3]
+        default: return []
+        }
+    }
+
+    /// Whether stages use Bottleneck blocks (depth 50 and deeper) rather than BasicBlocks.
+    public var usesBottleneck: Bool { depth >= 50 }
+
+    /// Output channels of a block relative to its planes.
+    public var expansion: Int { usesBottleneck ? 4 : 1 }
+
+    /// Throws when the numbers cannot make a ResNet.
+    public func validate() throws {
+        guard !stageBlocks.isEmpty else {
+            throw LoupeError("ResNet: depth must be 10, 18, 34, 50, 101 or 152, got \(depth)")
+        }
+        guard classes >= 0, channels > 0, width > 0 else {
+            throw LoupeError("ResNet: classes, channels and width must be positive, got classes \(classes), channels \(channels), width \(width)")
+        }
+    }
+}
