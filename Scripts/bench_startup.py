@@ -32,8 +32,21 @@ def time_to_prompt(binary, home):
         if b"[1]> " in seen:
             elapsed = time.perf_counter() - start
             break
-    os.write(fd, b"\x04")
-    os.waitpid(pid, 0)
+    # Ctrl-D typed in the instant between the prompt and libedit's switch to raw mode can be
+    # swallowed by the terminal's line discipline, so repeat it until the REPL exits.
+    for _ in range(50):
+        os.write(fd, b"\x04")
+        time.sleep(0.05)
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+        while select.select([fd], [], [], 0)[0]:
+            try:
+                os.read(fd, 4096)
+            except OSError:
+                break
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
     os.close(fd)
     if elapsed is None:
         raise SystemExit(f"bench_startup: no prompt from {binary}; output: {seen[-200:]!r}")

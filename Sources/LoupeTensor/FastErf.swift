@@ -9,23 +9,6 @@
 /// tests); erfc(u) itself is accurate to about 1e-6 relative, which keeps GELU's negative tail
 /// x * erfc(|x| / sqrt 2) / 2 accurate where the textbook 1 + erf(x) form cancels.
 extension FastMath {
-    /// e^x for x already within [-87, 88] (the polynomial of `exp`).
-    @inlinable @inline(__always)
-    static func expCore(_ x: Float) -> Float {
-        let magic = roundingMagic
-        let n = (x * 1.44269504088896341 + magic) - magic
-        var r = x - n * 0.693359375
-        r = r + n * 2.12194440e-4
-        var p: Float = 1.9875691500e-4
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let e = p * (r * r) + r + 1
-        return e * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
-    }
-
     /// erf(u) for 0 <= u < 1 (meaningless elsewhere).
     @inlinable @inline(__always)
     static func erfSmall(_ u: Float) -> Float {

@@ -14,29 +14,34 @@ public enum FastMath {
     /// baseline x86-64, which stops vectorization).
     @usableFromInline static let roundingMagic: Float = 12582912
 
+    /// e^x for x already within [-87, 88] (the polynomial of `exp`).
+    @inlinable @inline(__always)
+    public static func expCore(_ x: Float) -> Float {
+        let magic = roundingMagic
+        let n = (x * 1.44269504088896341 + magic) - magic
+        var r = x - n * 0.693359375
+        r = r + n * 2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let e = p * (r * r) + r + 1
+        return e * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
+    }
+
     /// dst[i] = e^(sign * src[i] + offset) for i in 0..<count (sign is +1 or -1). `src` and
     /// `dst` must not overlap.
     @inlinable
     public static func exp(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
                            sign: Float = 1, offset: Float = 0) {
-        let magic = roundingMagic
         var outside: UInt32 = 0  // nonzero when some input needs the C library (an OR reduction)
         for i in 0..<count {
             let y = sign * src[i] + offset
             let x = Swift.min(Swift.max(y, -87), 88)
             outside |= x == y ? 0 : 1  // clamped or NaN
-            let n = (x * 1.44269504088896341 + magic) - magic
-            var r = x - n * 0.693359375
-            r = r + n * 2.12194440e-4
-            var p: Float = 1.9875691500e-4
-            p = p * r + 1.3981999507e-3
-            p = p * r + 8.3334519073e-3
-            p = p * r + 4.1665795894e-2
-            p = p * r + 1.6666665459e-1
-            p = p * r + 5.0000001201e-1
-            let e = p * (r * r) + r + 1
-            let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
-            dst[i] = e * scale
+            dst[i] = expCore(x)
         }
         if outside == 0 { return }
         for i in 0..<count {
@@ -51,22 +56,11 @@ extension FastMath {
     /// 1 - 2 / (e^(2|x|) + 1) with the sign restored. Branch-free, so it vectorizes.
     @inlinable
     public static func tanh(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        let magic = roundingMagic
         for i in 0..<count {
             let x = src[i]
             let a = Swift.min(Swift.abs(x), 9)
             // e^(2a) by the same reduction as `exp` (2a lies in [0, 18]).
-            let y = 2 * a
-            let n = (y * 1.44269504088896341 + magic) - magic
-            var r = y - n * 0.693359375
-            r = r + n * 2.12194440e-4
-            var p: Float = 1.9875691500e-4
-            p = p * r + 1.3981999507e-3
-            p = p * r + 8.3334519073e-3
-            p = p * r + 4.1665795894e-2
-            p = p * r + 1.6666665459e-1
-            p = p * r + 5.0000001201e-1
-            let e = (p * (r * r) + r + 1) * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
+            let e = expCore(2 * a)
             let large = 1 - 2 / (e + 1)
             let z = x * x
             var q: Float = -5.70498872745e-3
