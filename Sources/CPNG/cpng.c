@@ -50,23 +50,32 @@ static int check_signature(const unsigned char *data, size_t size, char *message
     return 0;
 }
 
+/* Creates a libpng reader reporting through `context`; on failure sets the message and returns -1. */
+static int create_reader(error_context *context, png_structp *png, png_infop *info,
+                         char *message, size_t message_size) {
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, context, on_error, on_warning);
+    if (!*png) {
+        set_message(message, message_size, "out of memory");
+        return -1;
+    }
+    *info = png_create_info_struct(*png);
+    if (!*info) {
+        png_destroy_read_struct(png, NULL, NULL);
+        set_message(message, message_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 int loupe_png_read_header(const unsigned char *data, size_t size, loupe_png_image *out,
                           char *message, size_t message_size) {
     memset(out, 0, sizeof(*out));
     if (check_signature(data, size, message, message_size) != 0) return -1;
     error_context context = {message, message_size};
     memory_reader reader = {data, size, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, on_error, on_warning);
-    if (!png) {
-        set_message(message, message_size, "out of memory");
-        return -1;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        set_message(message, message_size, "out of memory");
-        return -1;
-    }
+    png_structp png = NULL;
+    png_infop info = NULL;
+    if (create_reader(&context, &png, &info, message, message_size) != 0) return -1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
@@ -88,17 +97,9 @@ int loupe_png_decode(const unsigned char *data, size_t size, uint64_t max_pixels
     if (check_signature(data, size, message, message_size) != 0) return -1;
     error_context context = {message, message_size};
     memory_reader reader = {data, size, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, on_error, on_warning);
-    if (!png) {
-        set_message(message, message_size, "out of memory");
-        return -1;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        set_message(message, message_size, "out of memory");
-        return -1;
-    }
+    png_structp png = NULL;
+    png_infop info = NULL;
+    if (create_reader(&context, &png, &info, message, message_size) != 0) return -1;
     /* Heap blocks live in volatile locals so the longjmp path frees what was allocated. */
     unsigned char *volatile samples = NULL;
     png_bytep *volatile rows = NULL;
