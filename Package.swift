@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "LoupeTensor", targets: ["LoupeTensor"]),
         .library(name: "LoupeIO", targets: ["LoupeIO"]),
         .library(name: "LoupeModels", targets: ["LoupeModels"]),
+        .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
     dependencies: [
@@ -29,7 +30,8 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
         .target(name: "LoupeModels", dependencies: ["LoupeIO"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO"]),
+        .target(name: "LoupeInversion", dependencies: ["LoupeModels"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
@@ -39,13 +41,14 @@ let package = Package(
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeIO", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),

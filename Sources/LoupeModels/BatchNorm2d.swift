@@ -2,7 +2,7 @@ import LoupeTensor
 
 /// Batch normalisation over channels (torch `nn.BatchNorm2d`): parameters `weight`, `bias`;
 /// buffers `running_mean`, `running_var`, `num_batches_tracked`. Uses running statistics
-/// (evaluation mode) unless `training` is set, when it normalises with batch statistics and
+/// (evaluation mode) unless `training` is set (`Module.setTraining`), when it normalises with batch statistics and
 /// updates the running buffers as torch does.
 public final class BatchNorm2d: Module {
     public let weight: Parameter
@@ -12,8 +12,6 @@ public final class BatchNorm2d: Module {
     public let batchesTracked: Parameter
     public let eps: Float
     public let momentum: Float
-    /// Whether the forward uses batch statistics (and updates the running ones).
-    public var training = false
 
     /// Identity-initialised normalisation of `channels` channels.
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) throws {

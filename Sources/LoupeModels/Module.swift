@@ -14,6 +14,10 @@ open class Module {
     /// The module's name in its parent (`""` for a root).
     public fileprivate(set) var localName: String = ""
 
+    /// Whether the module is in training mode (batch norm then uses batch statistics and
+    /// updates its running ones). Set it for a whole tree with `setTraining(_:)`.
+    public var training = false
+
     public init() {}
 
     /// The type name shown by `modules` (defaults to the Swift class name).
@@ -64,6 +68,11 @@ open class Module {
         module.localName = name
         childEntries.append((name, module))
         return module
+    }
+
+    /// Switches every module of the tree between training and evaluation mode.
+    public func setTraining(_ training: Bool) {
+        for (_, module) in namedModules() { module.training = training }
     }
 
     // MARK: The tree

@@ -74,13 +74,6 @@ public final class ResNet: Module, Architecture {
         return x
     }
 
-    /// Switches every batch norm between batch statistics (`true`) and running statistics.
-    public func setTraining(_ training: Bool) {
-        for (_, module) in namedModules() {
-            (module as? BatchNorm2d)?.training = training
-        }
-    }
-
     public func configurationJSON() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -372,6 +372,8 @@ public final class Interpreter {
             case "T": return .tensor(try t.transposed())
             default: break
             }
+        case .handle(let h):
+            if let v = try h.attribute(name) { return v }
         default: break
         }
         if let m = methods[obj.typeName]?[name] { return .boundMethod(m, obj) }

@@ -37,6 +37,13 @@ public protocol ScriptHandle: AnyObject {
     var typeName: String { get }
     /// A one-line description.
     var summary: String { get }
+    /// The value of `handle.name`, or nil when the handle has no such attribute (methods are
+    /// looked up in the builtins table by `typeName`).
+    func attribute(_ name: String) throws -> Value?
+}
+
+extension ScriptHandle {
+    public func attribute(_ name: String) throws -> Value? { nil }
 }
 
 /// A value of the Loupe language.
