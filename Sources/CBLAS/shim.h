@@ -6,4 +6,9 @@
 void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *lda, float *s,
              float *u, const int *ldu, float *vt, const int *ldvt, float *work, const int *lwork,
              int *iwork, int *info);
+
+/* glibc allocator tuning (mallopt), used by LoupeTensor's storage to keep freed buffers. */
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 #endif

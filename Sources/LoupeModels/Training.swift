@@ -260,32 +260,45 @@ public final class Trainer {
     /// The images at `indices` (augmented) and their labels as a float tensor.
     static func batch(_ data: LabeledImages, indices: [Int], augmentation: Augmentation,
                       generator: inout RandomGenerator) throws -> (images: Tensor, targets: Tensor) {
-        let shape = data.images.shape
-        let (channels, height, width) = (shape[1], shape[2], shape[3])
-        let plane = height * width, stride = channels * plane
-        var result = Tensor.uninitialized([indices.count, channels, height, width])
         let pad = augmentation.cropPadding
         // Draw every random number first, in sample order, so the batch does not depend on threads.
-        var draws: [(dx: Int, dy: Int, flip: Bool)] = []
+        var draws: [ImageShift] = []
         draws.reserveCapacity(indices.count)
         for _ in indices {
             let dx = pad > 0 ? generator.nextInt(below: 2 * pad + 1) - pad : 0
             let dy = pad > 0 ? generator.nextInt(below: 2 * pad + 1) - pad : 0
             let flip = augmentation.horizontalFlip ? generator.nextInt(below: 2) == 1 : false
-            draws.append((dx, dy, flip))
+            draws.append(ImageShift(dx: dx, dy: dy, flip: flip))
         }
-        data.images.withContiguousPointer { source in
+        let targets = try Tensor(shape: [indices.count], scalars: indices.map { Float(data.labels[$0]) })
+        return (assemble(data.images, indices: indices, shifts: draws), targets)
+    }
+
+    /// One image's augmentation: output pixel (y, x) reads source pixel (y + dy, x' + dx), where
+    /// x' is x or, with `flip`, width - 1 - x; pixels outside the source are 0. (A shift by
+    /// (dx, dy) in -p...p is a random crop of the image zero-padded by p.)
+    struct ImageShift: Equatable {
+        var dx: Int, dy: Int, flip: Bool
+    }
+
+    /// The images `[N, C, H, W]` at `indices`, each moved by its shift.
+    static func assemble(_ images: Tensor, indices: [Int], shifts: [ImageShift]) -> Tensor {
+        let shape = images.shape
+        let (channels, height, width) = (shape[1], shape[2], shape[3])
+        let plane = height * width, stride = channels * plane
+        var result = Tensor.uninitialized([indices.count, channels, height, width])
+        images.withContiguousPointer { source in
             result.withMutablePointer { destination in
                 Parallel.forEach(indices.count) { i in
                     let src = source + indices[i] * stride, dst = destination + i * stride
-                    let draw = draws[i]
-                    if draw.dx == 0 && draw.dy == 0 && !draw.flip {
+                    let shift = shifts[i]
+                    if shift.dx == 0 && shift.dy == 0 && !shift.flip {
                         dst.update(from: src, count: stride)
                         return
                     }
                     for c in 0..<channels {
                         for y in 0..<height {
-                            let sy = y + draw.dy
+                            let sy = y + shift.dy
                             let row = dst + c * plane + y * width
                             guard sy >= 0 && sy < height else {
                                 row.update(repeating: 0, count: width)
@@ -293,7 +306,7 @@ public final class Trainer {
                             }
                             let sourceRow = src + c * plane + sy * width
                             for x in 0..<width {
-                                let sx = (draw.flip ? width - 1 - x : x) + draw.dx
+                                let sx = (shift.flip ? width - 1 - x : x) + shift.dx
                                 row[x] = sx >= 0 && sx < width ? sourceRow[sx] : 0
                             }
                         }
@@ -301,8 +314,7 @@ public final class Trainer {
                 }
             }
         }
-        let targets = try Tensor(shape: [indices.count], scalars: indices.map { Float(data.labels[$0]) })
-        return (result, targets)
+        return result
     }
 
     /// How many rows of `logits` have their largest value at the label.
