@@ -70,7 +70,7 @@ public enum SessionFile {
         var out = "# Loupe session\n# loupe-version: \(loupeVersion)\n"
         let f = ISO8601DateFormatter()
         out += "# date: \(f.string(from: date))\n"
-        out += "# seed: \(seed.map(String.init) ?? "none")\n"
+        out += "# seed: \(seed.map(String.init) ?? "0 (the default: seed() was not called)")\n"
         for file in files { out += "# file-sha256: \(file.sha256) \(file.path)\n" }
         out += "\n"
         for cell in cells {

@@ -84,22 +84,37 @@ extension Tensor {
             return result
         }
         let batchStridesA = Array(a.broadcastBatchStrides(batch))
-        var index = [Int](repeating: 0, count: batch.count)
-        var offA = 0, offB = 0
+        // Small products (attention heads) run one per worker: OpenBLAS keeps a call this
+        // small on the calling thread, so a serial loop would leave the other cores idle.
+        let chunk = m * n * k <= 1 << 18 ? Swift.max(1, batchCount / (Parallel.workers * 4)) : batchCount
         withExtendedLifetime((a.storage, b.storage)) {
-            for item in 0..<batchCount {
-                cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k),
-                            1, pa + offA, lda, pb + offB, ldb, 0, dst + item * m * n, Int32(n))
-                var axis = batch.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    offA += batchStridesA[axis]
-                    offB += batchStridesB[axis]
-                    if index[axis] < batch[axis] { break }
-                    offA -= batchStridesA[axis] * batch[axis]
-                    offB -= batchStridesB[axis] * batch[axis]
-                    index[axis] = 0
-                    axis -= 1
+            Parallel.forEach((batchCount + chunk - 1) / chunk) { part in
+                var item = part * chunk
+                let end = Swift.min(batchCount, item + chunk)
+                // Offsets of the first item from its multi-index, then stepped like an odometer.
+                var index = [Int](repeating: 0, count: batch.count)
+                var offA = 0, offB = 0, rest = item
+                for axis in stride(from: batch.count - 1, through: 0, by: -1) {
+                    index[axis] = rest % batch[axis]
+                    rest /= batch[axis]
+                    offA += index[axis] * batchStridesA[axis]
+                    offB += index[axis] * batchStridesB[axis]
+                }
+                while item < end {
+                    cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k),
+                                1, pa + offA, lda, pb + offB, ldb, 0, dst + item * m * n, Int32(n))
+                    item += 1
+                    var axis = batch.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        offA += batchStridesA[axis]
+                        offB += batchStridesB[axis]
+                        if index[axis] < batch[axis] { break }
+                        offA -= batchStridesA[axis] * batch[axis]
+                        offB -= batchStridesB[axis] * batch[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
                 }
             }
         }
