@@ -234,14 +234,17 @@ public final class Trainer {
         }
         guard !values.isEmpty else { throw LoupeError("train: the model has no parameters") }
         let rate = options.learningRate
+        // The schedule runs over the steps after the warm-up (as PyTorch's SequentialLR), so a
+        // cosine reaches 0 at the last step.
+        let warmup = min(Int((options.warmupEpochs * Double(stepsPerEpoch)).rounded()), totalSteps - 1)
+        let remaining = totalSteps - max(warmup, 0)
         var schedule: LearningRateSchedule
         switch options.schedule {
         case .constant: schedule = try .constant(rate)
-        case .cosine: schedule = try .cosine(rate, total: totalSteps)
-        case .step: schedule = try .step(rate, stepSize: max(1, totalSteps / 3), gamma: 0.1)
+        case .cosine: schedule = try .cosine(rate, total: remaining)
+        case .step: schedule = try .step(rate, stepSize: max(1, remaining / 3), gamma: 0.1)
         }
-        let warmup = Int((options.warmupEpochs * Double(stepsPerEpoch)).rounded())
-        if warmup > 0 { schedule = try schedule.withWarmup(steps: min(warmup, totalSteps)) }
+        if warmup > 0 { schedule = try schedule.withWarmup(steps: warmup) }
         func make(_ group: [Tensor], decay: Double) throws -> Optimizer {
             switch options.optimizer {
             case .adamw: return try AdamW(parameters: group, learningRate: rate, weightDecay: decay, schedule: schedule)

@@ -93,6 +93,18 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(first.records[4].learningRate, 0.05 * (1 + cos(Double.pi * 79 / 80)) / 2, accuracy: 1e-9, "cosine schedule at the last of 80 steps")
     }
 
+    func testCosineRunsOverTheStepsAfterWarmup() throws {
+        let model = try FlatLinear(features: 4, classes: 2)
+        let trainer = try Trainer(model: model, options: TrainingOptions(epochs: 5, batchSize: 16, learningRate: 0.05,
+                                                                         warmupEpochs: 1, seed: 7))
+        let records = try trainer.fit(try blobs(256, seed: 1))
+        // 16 warm-up steps from 0.05 / 3, then a cosine over the remaining 64 steps (PyTorch's
+        // SequentialLR): the first epoch ends at 0.05 / 3 + (0.05 - 0.05 / 3) * 15 / 16, the last step is
+        // cosine step 63 of 64.
+        XCTAssertEqual(records[0].learningRate, 0.05 / 3 + (0.05 - 0.05 / 3) * 15 / 16, accuracy: 1e-12)
+        XCTAssertEqual(records[4].learningRate, 0.05 * (1 + cos(Double.pi * 63 / 64)) / 2, accuracy: 1e-12)
+    }
+
     func testBadOptionsAndDataThrow() throws {
         XCTAssertThrowsError(try Trainer(model: try FlatLinear(features: 1, classes: 1), options: TrainingOptions(epochs: 0))) {
             XCTAssert("\($0)".contains("epochs must be at least 1"))
