@@ -95,8 +95,18 @@ func assign(_ value: Tensor, to parameter: Parameter) {
 /// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it. A model
 /// edited by `replace` stores its base's architecture plus `loupe.replacements` (JSON: path ->
 /// {architecture, config}); every replacement must then be a registered architecture.
-public func saveModel(_ model: Module, to path: String) throws {
-    try SafeTensors.write(model.stateDict(), to: path, metadata: try architectureMetadata(model))
+/// `classNames` (class names by index) are stored as `loupe.classes`, a JSON array.
+public func saveModel(_ model: Module, to path: String, classNames: [String]? = nil) throws {
+    var metadata = try architectureMetadata(model)
+    if let classNames { metadata["loupe.classes"] = try encodeConfiguration(classNames) }
+    try SafeTensors.write(model.stateDict(), to: path, metadata: metadata)
+}
+
+/// The class names stored as `loupe.classes` in a checkpoint's metadata (nil when absent or not
+/// a JSON array of strings).
+public func checkpointClassNames(_ metadata: [String: String]) -> [String]? {
+    guard let text = metadata["loupe.classes"] else { return nil }
+    return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
 }
 
 /// The `loupe.*` metadata entries that let `loadModel` rebuild `model`.

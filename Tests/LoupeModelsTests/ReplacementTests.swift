@@ -154,8 +154,10 @@ final class ReplacementTests: XCTestCase {
         edited = try replace(edited, at: "norm", with: Identity())
         let path = TimmFixtures.temporaryPath("replaced.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try saveModel(edited, to: path)
+        try saveModel(edited, to: path, classNames: ["cat", "dog \"quoted\"", "ünï"])
         let metadata = try SafeTensorsFile(path: path).metadata
+        XCTAssertEqual(checkpointClassNames(metadata), ["cat", "dog \"quoted\"", "ünï"])
+        XCTAssertNil(checkpointClassNames(["loupe.classes": "{}"]))
         XCTAssertEqual(metadata["loupe.architecture"], "vit")
         XCTAssertTrue(metadata["loupe.replacements"]?.contains("\"architecture\":\"sequential\"") ?? false, "\(metadata)")
         let loaded = try XCTUnwrap(try loadModel(path) as? ReplacedModel)
