@@ -128,14 +128,30 @@ func unknownModulePath(_ path: String, in model: Module, op: String = "replace")
 }
 
 /// Up to `limit` of `paths` closest to `path`: the longest shared leading segments first, then
-/// the nearest segment count, in tree order.
+/// the smallest edit distance, then tree order.
 public func similarPaths(to path: String, among paths: [String], limit: Int = 8) -> [String] {
     let wanted = path.split(separator: ".", omittingEmptySubsequences: false)
     let scored = paths.enumerated().map { index, candidate -> (Int, Int, Int, String) in
         let segments = candidate.split(separator: ".", omittingEmptySubsequences: false)
         var shared = 0
         while shared < min(segments.count, wanted.count) && segments[shared] == wanted[shared] { shared += 1 }
-        return (-shared, abs(segments.count - wanted.count), index, candidate)
+        return (-shared, editDistance(candidate, path), index, candidate)
     }
     return scored.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }.prefix(limit).map(\.3)
+}
+
+/// Levenshtein distance between two strings.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
+    var previous = Array(0...y.count)
+    var current = previous
+    for i in 1...x.count {
+        current[0] = i
+        for j in 1...y.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[y.count]
 }

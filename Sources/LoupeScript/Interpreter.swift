@@ -405,6 +405,11 @@ public final class Interpreter {
             return try b.body(&args)
         case .function(let closure):
             return try callUser(closure, positional, named, at: p)
+        case .handle(let handle as CallableHandle):
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
+            return try handle.call(positional, named, interpreter: self)
         default:
             throw fail("a \(callee.typeName) is not callable", p)
         }

@@ -123,7 +123,7 @@ final class ReplacementTests: XCTestCase {
             XCTAssertTrue(text.contains("replace: no module at path 'blocks.5'") && text.contains("closest: blocks.0, blocks.1"), text)
         }
         XCTAssertThrowsError(try replace(model, at: "blocks.0.attn.probs", with: Identity())) { error in
-            XCTAssertTrue("\(error)".contains("closest: blocks.0.attn.qkv, blocks.0.attn.proj, blocks.0.attn, "), "\(error)")
+            XCTAssertTrue("\(error)".contains("closest: blocks.0.attn.proj, blocks.0.attn.qkv, blocks.0.attn, "), "\(error)")
         }
         XCTAssertThrowsError(try replace(model, at: "", with: Identity())) { error in
             XCTAssertTrue("\(error)".contains("the path is empty"), "\(error)")
