@@ -21,6 +21,7 @@ public enum ModelRegistry {
         ReLU.architectureName: ReLU.build,
         GELU.architectureName: GELU.build,
         Linear.architectureName: Linear.build,
+        Conv2d.architectureName: Conv2d.build,
         LayerNorm.architectureName: LayerNorm.build,
         MLP.architectureName: MLP.build,
         ViTBlock.architectureName: ViTBlock.build,

@@ -71,6 +71,26 @@ extension Linear: Architecture {
     }
 }
 
+extension Conv2d: Architecture {
+    struct Config: Codable { var inChannels: Int; var outChannels: Int; var kernel: Int; var stride: Int; var padding: Int; var groups: Int; var bias: Bool }
+    public static let architectureName = "conv2d"
+    public func configurationJSON() throws -> String {
+        let shape = weight.shape
+        guard shape[2] == shape[3], stride.0 == stride.1, padding.0 == padding.1 else {
+            throw LoupeError("saveModel: only square Conv2d kernels, strides and paddings can be saved, got weight \(describe(shape: shape))")
+        }
+        return try encodeConfiguration(Config(inChannels: shape[1] * groups, outChannels: shape[0], kernel: shape[2], stride: stride.0,
+                                              padding: padding.0, groups: groups, bias: bias != nil))
+    }
+    public static func build(configurationJSON: String) throws -> Module {
+        let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
+        guard c.inChannels > 0, c.outChannels > 0, c.kernel > 0, c.stride > 0, c.padding >= 0 else {
+            throw LoupeError("loadModel: 'conv2d' needs positive sizes, got \(configurationJSON)")
+        }
+        return try Conv2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups, bias: c.bias)
+    }
+}
+
 extension LayerNorm: Architecture {
     struct Config: Codable { var dim: Int; var eps: Float }
     public static let architectureName = "layer_norm"

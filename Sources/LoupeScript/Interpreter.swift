@@ -101,6 +101,7 @@ public final class Interpreter {
         var names = Array(methods[value.typeName]?.keys ?? [:].keys)
         if value.typeName == "tensor" { names += ["shape", "rank", "count", "grad", "T"] }
         if case .record(let r) = value { names += r.keys }
+        if case .handle(let h) = value { names += h.attributeNames }
         return names.sorted()
     }
 

@@ -6,6 +6,10 @@ import LoupeTensor
 /// `m.architecture`, `m.config`, `m.type`, `m.replaced`), calling a model (`m(x)`), and the input
 /// checks every model builtin shares.
 extension ModelHandle: CallableHandle {
+    public var attributeNames: [String] {
+        ["architecture", "classes", "config", "modules", "param_count", "params", "replaced", "type"]
+    }
+
     public func attribute(_ name: String) throws -> Value? {
         switch name {
         case "modules":

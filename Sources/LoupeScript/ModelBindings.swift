@@ -276,6 +276,19 @@ enum ModelBindings {
             try initialize(&a, seed: 2) { try mlp.resetParameters(generator: &$0) }
             return .handle(ModelHandle(mlp))
         },
+        Builtin("conv_layer(inputs, outputs, kernel, stride: 1, padding: 0, groups: 1, bias: true, seed: nil)",
+                "A 2-D convolution module (weight [outputs, inputs / groups, kernel, kernel]) initialised as torch's nn.Conv2d (uniform in ±1/sqrt(fan_in)) from the session generator or seed.") { a in
+            let conv = try Conv2d(try positive(a, 0), try positive(a, 1), kernel: try positive(a, 2), stride: try positive(a, 3),
+                                  padding: try a.int(4), groups: try positive(a, 5), bias: try a.bool(6))
+            guard conv.padding.0 >= 0 else { throw LoupeError("conv_layer: argument 'padding' must be non-negative, got \(conv.padding.0)") }
+            try initialize(&a, seed: 7) { try conv.resetParameters(generator: &$0) }
+            return .handle(ModelHandle(conv))
+        },
+        Builtin("norm_layer(dim, eps: 1e-6)", "A LayerNorm module over the last axis (weight ones, bias zeros; eps 1e-6 as timm's ViTs).") { a in
+            .handle(ModelHandle(try LayerNorm(try positive(a, 0), eps: try a.float(1))))
+        },
+        Builtin("gelu_layer()", "An exact-erf GELU module (for sequential).") { _ in .handle(ModelHandle(GELU())) },
+        Builtin("relu_layer()", "A ReLU module (for sequential).") { _ in .handle(ModelHandle(ReLU())) },
         Builtin("sequential(modules)",
                 "A module running a list of modules (model values) one after another; their paths inside it are 0, 1, ...") { a in
             let items = try a.list(0).items

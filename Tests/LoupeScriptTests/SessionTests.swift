@@ -106,6 +106,9 @@ final class SessionTests: XCTestCase {
         XCTAssertTrue(s.completions(line: "ze", cursor: 2).candidates.contains("zeros"))
         XCTAssertEqual(s.completions(line: "img.resh", cursor: 8).candidates, ["reshape"])
         XCTAssertTrue(s.completions(line: "img.", cursor: 4).candidates.contains("shape"))
+        _ = s.feed("m = identity()")
+        XCTAssertEqual(s.completions(line: "m.par", cursor: 5).candidates, ["param_count", "params"])
+        XCTAssertEqual(s.completions(line: "m.cap", cursor: 5).candidates, ["capture"])
         XCTAssertEqual(s.completions(line: "net.blocks.a", cursor: 12).candidates, ["attn"])
         XCTAssertEqual(s.completions(line: "net[\"he", cursor: 7).candidates, ["head.w"])
         let dir = NSTemporaryDirectory() + "loupe-complete-\(getpid())"
