@@ -27,6 +27,14 @@ enum ModelBindings {
         }
     }
 
+    /// Throws when a module of about `count` parameters is too large to allocate (the same limit
+    /// as tensor creation).
+    static func checkSize(_ count: Double, _ a: Arguments) throws {
+        guard count <= Double(TensorBindings.maxElements) else {
+            throw LoupeError("\(a.builtin.name): about \(ModelHandle.formatCount(Int(min(count, 1e15)))) parameters is too many (limit \(TensorBindings.maxElements))")
+        }
+    }
+
     static func positive(_ a: Arguments, _ i: Int) throws -> Int {
         let n = try a.int(i)
         guard n > 0 else { throw LoupeError("\(a.builtin.name): argument '\(a.builtin.params[i].name)' must be positive, got \(n)") }
@@ -47,9 +55,10 @@ enum ModelBindings {
                                    depth: try a.int(3), heads: try positive(a, 4), classes: try a.int(5),
                                    channels: try positive(a, 6), mlpRatio: Float(ratio), classToken: try a.bool(8),
                                    layerScale: a.isNil(9) ? nil : try a.float(9))
-            guard config.depth <= 1000, config.dim <= 100_000, config.imageSize <= 100_000 else {
-                throw LoupeError("vit: depth \(config.depth), dim \(config.dim) or image_size \(config.imageSize) is too large")
-            }
+            let dim = Double(config.dim), hidden = dim * ratio, patches = pow(Double(config.imageSize) / Double(config.patchSize), 2)
+            let perBlock = 4 * dim * dim + 2 * dim * hidden
+            try checkSize(Double(max(config.depth, 0)) * perBlock + Double(config.channels) * pow(Double(config.patchSize), 2) * dim
+                          + (patches + 1) * dim + dim * Double(max(config.classes, 0)), a)
             let model = try VisionTransformer(config)
             try initialize(&a, seed: 10) { try model.initialize(generator: &$0) }
             return .handle(ModelHandle(model))
@@ -63,7 +72,9 @@ enum ModelBindings {
                 """) { a in
             let config = ResNetConfig(depth: try a.int(0), classes: try a.int(1), channels: try positive(a, 2),
                                       width: try positive(a, 3), stem: try a.bool(4) ? .small : .imagenet)
-            guard config.width <= 4096 else { throw LoupeError("resnet: width \(config.width) is too large") }
+            // torchvision's parameter counts at width 64, scaled by the square of the width.
+            let base: [Int: Double] = [10: 4.9e6, 18: 11.7e6, 34: 21.8e6, 50: 25.6e6, 101: 44.5e6, 152: 60.2e6]
+            try checkSize((base[config.depth] ?? 0) * pow(Double(config.width) / 64, 2) * 1.1 + Double(config.classes) * Double(config.width) * 32, a)
             let model = try ResNet(config)
             try initialize(&a, seed: 5) { try model.initialize(generator: &$0) }
             return .handle(ModelHandle(model))
@@ -266,18 +277,21 @@ enum ModelBindings {
         },
         Builtin("linear_layer(inputs, outputs, bias: true, seed: nil)",
                 "A linear module y = x W^T + b (weight [outputs, inputs]) initialised as torch's nn.Linear (uniform in ±1/sqrt(inputs)) from the session generator or seed; a replacement for replace.") { a in
+            try checkSize(Double(try positive(a, 0)) * Double(try positive(a, 1)), a)
             let layer = try Linear(try positive(a, 0), try positive(a, 1), bias: try a.bool(2))
             try initialize(&a, seed: 3) { try layer.resetParameters(generator: &$0) }
             return .handle(ModelHandle(layer))
         },
         Builtin("mlp_layer(dim, hidden, seed: nil)",
                 "A ViT MLP (fc1 dim -> hidden, exact GELU, fc2 hidden -> dim) initialised as torch's nn.Linear; a replacement for a block's mlp.") { a in
+            try checkSize(2 * Double(try positive(a, 0)) * Double(try positive(a, 1)), a)
             let mlp = try MLP(dim: try positive(a, 0), hidden: try positive(a, 1))
             try initialize(&a, seed: 2) { try mlp.resetParameters(generator: &$0) }
             return .handle(ModelHandle(mlp))
         },
         Builtin("conv_layer(inputs, outputs, kernel, stride: 1, padding: 0, groups: 1, bias: true, seed: nil)",
                 "A 2-D convolution module (weight [outputs, inputs / groups, kernel, kernel]) initialised as torch's nn.Conv2d (uniform in ±1/sqrt(fan_in)) from the session generator or seed.") { a in
+            try checkSize(Double(try positive(a, 0)) * Double(try positive(a, 1)) * pow(Double(try positive(a, 2)), 2), a)
             let conv = try Conv2d(try positive(a, 0), try positive(a, 1), kernel: try positive(a, 2), stride: try positive(a, 3),
                                   padding: try a.int(4), groups: try positive(a, 5), bias: try a.bool(6))
             guard conv.padding.0 >= 0 else { throw LoupeError("conv_layer: argument 'padding' must be non-negative, got \(conv.padding.0)") }
@@ -285,7 +299,8 @@ enum ModelBindings {
             return .handle(ModelHandle(conv))
         },
         Builtin("norm_layer(dim, eps: 1e-6)", "A LayerNorm module over the last axis (weight ones, bias zeros; eps 1e-6 as timm's ViTs).") { a in
-            .handle(ModelHandle(try LayerNorm(try positive(a, 0), eps: try a.float(1))))
+            try checkSize(2 * Double(try positive(a, 0)), a)
+            return .handle(ModelHandle(try LayerNorm(try positive(a, 0), eps: try a.float(1))))
         },
         Builtin("gelu_layer()", "An exact-erf GELU module (for sequential).") { _ in .handle(ModelHandle(GELU())) },
         Builtin("relu_layer()", "A ReLU module (for sequential).") { _ in .handle(ModelHandle(ReLU())) },
