@@ -10,3 +10,12 @@ public final class GELU: Module {
         input.gelu(approximate: approximate)
     }
 }
+
+/// Returns its input unchanged (torch `nn.Identity`): a replacement that skips a module.
+public final class Identity: Module {
+    public override init() { super.init() }
+
+    public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
+        input
+    }
+}

@@ -30,6 +30,8 @@ public final class ForwardContext {
     private let patchList: [(text: String, parts: [Substring], patch: Patch)]
     private let differentiable: Bool
     private var matchedCaptures = Set<String>()
+    /// Modules that run in place of the child at a path (`ReplacedModel`), by absolute path.
+    private var replacements: [String: Module] = [:]
     private var usedPatches = Set<String>()
 
     /// Activations recorded so far, by path.
@@ -60,13 +62,31 @@ public final class ForwardContext {
 
     /// Runs `module` (a registered child of the running module) on `input`, with its input
     /// and output as sites `path.input` and `path`.
+    /// When a replacement is installed at that path (`withReplacements`), the replacement runs
+    /// instead, its own children nested under the same path.
     public func apply(_ module: Module, _ input: Tensor) throws -> Tensor {
-        let path = Module.join(currentPath, module.localName)
+        try apply(module, named: module.localName, input)
+    }
+
+    /// `apply(_:_:)` for a child registered as `name` (a module shared by several parents, as
+    /// in a `Sequential` built from existing modules, keeps the name of its first parent).
+    public func apply(_ module: Module, named name: String, _ input: Tensor) throws -> Tensor {
+        let path = Module.join(currentPath, name)
         pathStack.append(path)
         defer { pathStack.removeLast() }
         let x = try visit(path + ".input", input)
-        let output = try module.forward(x, context: self)
+        let runner = replacements.isEmpty ? module : (replacements[path] ?? module)
+        let output = try runner.forward(x, context: self)
         return try visit(path, output)
+    }
+
+    /// Runs `body` with `modules` installed in place of the children at their paths (relative
+    /// to the current path); used by `ReplacedModel.forward`.
+    public func withReplacements<R>(_ modules: [String: Module], _ body: () throws -> R) throws -> R {
+        let saved = replacements
+        defer { replacements = saved }
+        for (path, module) in modules { replacements[Module.join(currentPath, path)] = module }
+        return try body()
     }
 
     /// Runs a root module: its input and output are the sites `input` and `output`.

@@ -16,6 +16,16 @@ public enum ModelRegistry {
     nonisolated(unsafe) private static var builders: [String: (String) throws -> Module] = [
         VisionTransformer.architectureName: VisionTransformer.build,
         ResNet.architectureName: ResNet.build,
+        // Modules that can stand in for others in a model edited by `replace`.
+        Identity.architectureName: Identity.build,
+        ReLU.architectureName: ReLU.build,
+        GELU.architectureName: GELU.build,
+        Linear.architectureName: Linear.build,
+        Conv2d.architectureName: Conv2d.build,
+        LayerNorm.architectureName: LayerNorm.build,
+        MLP.architectureName: MLP.build,
+        ViTBlock.architectureName: ViTBlock.build,
+        Sequential.architectureName: Sequential.build,
     ]
     private static let lock = NSLock()
 

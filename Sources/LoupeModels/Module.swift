@@ -62,10 +62,12 @@ open class Module {
         return parameter
     }
 
-    /// Registers `module` as the child `name` and returns it.
+    /// Registers `module` as the child `name` and returns it. A module registered in a second
+    /// parent (an existing module put in a new `Sequential`) keeps its first name, so the first
+    /// tree's paths do not change.
     @discardableResult
     public func registerModule<M: Module>(_ name: String, _ module: M) -> M {
-        module.localName = name
+        if module.localName.isEmpty { module.localName = name }
         childEntries.append((name, module))
         return module
     }
@@ -78,7 +80,13 @@ open class Module {
     // MARK: The tree
 
     /// Direct children in registration order.
-    public var children: [(name: String, module: Module)] { childEntries }
+    open var children: [(name: String, module: Module)] { childEntries }
+
+    /// Parameters registered on this module itself (not its children), in registration order.
+    public var ownParameters: [(name: String, parameter: Parameter)] { parameterEntries }
+
+    /// Buffers registered on this module itself, in registration order.
+    public var ownBuffers: [(name: String, parameter: Parameter)] { bufferEntries }
 
     /// Every module of the tree with its dotted path (`""` for this one) and type name, in
     /// depth-first registration order.
@@ -86,8 +94,10 @@ open class Module {
         namedModules().map { ($0.path, $0.module.typeName) }
     }
 
-    /// Every module of the tree with its dotted path, depth first.
-    public func namedModules(prefix: String = "") -> [(path: String, module: Module)] {
+    /// Every module of the tree with its dotted path, depth first. Every walk of the tree goes
+    /// through here (parameters, buffers, summaries), so an overlay such as `ReplacedModel`
+    /// overrides it to report its edited tree.
+    open func namedModules(prefix: String = "") -> [(path: String, module: Module)] {
         var result: [(path: String, module: Module)] = [(prefix, self)]
         for (name, child) in childEntries {
             result += child.namedModules(prefix: Module.join(prefix, name))
@@ -96,7 +106,7 @@ open class Module {
     }
 
     /// The module at dotted `path` (`""` is this module), or nil.
-    public func module(at path: String) -> Module? {
+    open func module(at path: String) -> Module? {
         if path.isEmpty { return self }
         var current: Module = self
         for part in path.split(separator: ".", omittingEmptySubsequences: false) {
@@ -109,14 +119,14 @@ open class Module {
     /// Learnable parameters by dotted path, in registration order.
     public func namedParameters() -> [(path: String, parameter: Parameter)] {
         namedModules().flatMap { path, module in
-            module.parameterEntries.map { (Module.join(path, $0.name), $0.parameter) }
+            module.ownParameters.map { (Module.join(path, $0.name), $0.parameter) }
         }
     }
 
     /// Buffers by dotted path, in registration order.
     public func namedBuffers() -> [(path: String, parameter: Parameter)] {
         namedModules().flatMap { path, module in
-            module.bufferEntries.map { (Module.join(path, $0.name), $0.parameter) }
+            module.ownBuffers.map { (Module.join(path, $0.name), $0.parameter) }
         }
     }
 

@@ -7,7 +7,7 @@ extension Module {
     ///     patch_embed.proj   Conv2d     9,264
     public var summary: String {
         let rows = namedModules().map { path, module -> (String, String, Int) in
-            let own = module.namedParameters().filter { !$0.path.contains(".") }.reduce(0) { $0 + $1.parameter.value.count }
+            let own = module.ownParameters.reduce(0) { $0 + $1.parameter.value.count }
             return (path.isEmpty ? "(root)" : path, module.typeName, own)
         }
         let pathWidth = rows.map(\.0.count).max() ?? 0

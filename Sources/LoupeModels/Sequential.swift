@@ -26,7 +26,7 @@ public final class Sequential: Module {
 
     public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
         var x = input
-        for layer in layers { x = try context.apply(layer, x) }
+        for (index, layer) in layers.enumerated() { x = try context.apply(layer, named: String(index), x) }
         return x
     }
 }

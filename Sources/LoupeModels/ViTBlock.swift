@@ -3,6 +3,8 @@ import LoupeTensor
 /// timm `Block`: pre-norm attention and MLP sub-layers with optional LayerScale. Sites:
 /// `resid_attn` (residual stream after attention) and `resid_mlp` (after the MLP = output).
 public final class ViTBlock: Module {
+    /// The model configuration the block was built from (its width, heads, MLP ratio, ...).
+    public let config: ViTConfig
     public let norm1: LayerNorm
     public let attn: Attention
     public let ls1: LayerScale?
@@ -11,6 +13,7 @@ public final class ViTBlock: Module {
     public let ls2: LayerScale?
 
     public init(config: ViTConfig) throws {
+        self.config = config
         norm1 = try LayerNorm(config.dim, eps: config.eps)
         attn = try Attention(dim: config.dim, heads: config.heads)
         ls1 = try config.layerScale.map { try LayerScale(dim: config.dim, initialValue: $0) }

@@ -92,24 +92,57 @@ func assign(_ value: Tensor, to parameter: Parameter) {
 }
 
 /// Saves `model`'s parameters and buffers as safetensors with `__metadata__` entries
-/// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it.
-public func saveModel(_ model: Module, to path: String) throws {
-    guard let architecture = model as? any Architecture else {
-        throw LoupeError("saveModel: \(model.typeName) is not a registered architecture (known: \(ModelRegistry.names.joined(separator: ", ")))")
-    }
-    let name = type(of: architecture).architectureName
-    let metadata = ["format": "pt", "loupe.architecture": name, "loupe.config": try architecture.configurationJSON()]
+/// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it. A model
+/// edited by `replace` stores its base's architecture plus `loupe.replacements` (JSON: path ->
+/// {architecture, config}); every replacement must then be a registered architecture.
+/// `classNames` (class names by index) are stored as `loupe.classes`, a JSON array.
+public func saveModel(_ model: Module, to path: String, classNames: [String]? = nil) throws {
+    var metadata = try architectureMetadata(model)
+    if let classNames { metadata["loupe.classes"] = try encodeConfiguration(classNames) }
     try SafeTensors.write(model.stateDict(), to: path, metadata: metadata)
 }
 
-/// Rebuilds a model saved by `saveModel(_:to:)` from its metadata and loads its weights
-/// strictly.
+/// The class names stored as `loupe.classes` in a checkpoint's metadata (nil when absent or not
+/// a JSON array of strings).
+public func checkpointClassNames(_ metadata: [String: String]) -> [String]? {
+    guard let text = metadata["loupe.classes"] else { return nil }
+    return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+}
+
+/// The `loupe.*` metadata entries that let `loadModel` rebuild `model`.
+func architectureMetadata(_ model: Module) throws -> [String: String] {
+    let edited = model as? ReplacedModel
+    let root = edited?.base ?? model
+    guard let architecture = root as? any Architecture else {
+        throw LoupeError("saveModel: \(root.typeName) is not a registered architecture (known: \(ModelRegistry.names.joined(separator: ", ")))")
+    }
+    var metadata = ["format": "pt", "loupe.architecture": type(of: architecture).architectureName,
+                    "loupe.config": try architecture.configurationJSON()]
+    if let edited {
+        var specs: [String: ModuleSpec] = [:]
+        for (path, module) in edited.replacements {
+            specs[path] = try ModuleSpec(module, role: "the replacement at '\(path)'")
+        }
+        metadata["loupe.replacements"] = try encodeConfiguration(specs)
+    }
+    return metadata
+}
+
+/// Rebuilds a model saved by `saveModel(_:to:)` from its metadata (with its replacements, if it
+/// was edited by `replace`) and loads its weights strictly.
 public func loadModel(_ path: String) throws -> Module {
     let checkpoint = try SafeTensors.open(path)
     guard let name = checkpoint.metadata["loupe.architecture"], let config = checkpoint.metadata["loupe.config"] else {
         throw LoupeError("loadModel: '\(path)' has no loupe.architecture / loupe.config metadata (not saved by saveModel; build the model and use loadWeights)")
     }
-    let model = try ModelRegistry.build(architecture: name, configurationJSON: config)
+    var model = try ModelRegistry.build(architecture: name, configurationJSON: config)
+    if let text = checkpoint.metadata["loupe.replacements"] {
+        let specs = try decodeConfiguration([String: ModuleSpec].self, text, architecture: "loupe.replacements")
+        // Outer paths first, so an edit inside a replacement finds the replacement in place.
+        for key in specs.keys.sorted(by: { ($0.split(separator: ".").count, $0) < ($1.split(separator: ".").count, $1) }) {
+            model = try replace(model, at: key, with: try specs[key]!.build())
+        }
+    }
     try loadWeights(model, from: checkpoint, strict: true)
     return model
 }

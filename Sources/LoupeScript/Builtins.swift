@@ -5,7 +5,8 @@ import LoupeTensor
 /// and method lookup read it.
 public enum Builtins {
     /// All builtins, general first, then tensor bindings.
-    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all + IOBindings.all + TrainBindings.all
+    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all
+        + IOBindings.all + ModelBindings.all + InterventionBindings.all + TrainBindings.all
 
     static let general: [Builtin] = [
         Builtin("print(*values)", "Prints the values separated by spaces (strings without quotes) and returns nil.") { a in

@@ -101,6 +101,7 @@ public final class Interpreter {
         var names = Array(methods[value.typeName]?.keys ?? [:].keys)
         if value.typeName == "tensor" { names += ["shape", "rank", "count", "grad", "T"] }
         if case .record(let r) = value { names += r.keys }
+        if case .handle(let h) = value { names += h.attributeNames }
         return names.sorted()
     }
 
@@ -405,6 +406,11 @@ public final class Interpreter {
             return try b.body(&args)
         case .function(let closure):
             return try callUser(closure, positional, named, at: p)
+        case .handle(let handle as CallableHandle):
+            let saved = builtinCallPos
+            builtinCallPos = p
+            defer { builtinCallPos = saved }
+            return try handle.call(positional, named, interpreter: self)
         default:
             throw fail("a \(callee.typeName) is not callable", p)
         }

@@ -24,7 +24,7 @@ enum TrainBindings {
                 """) { a in try train(&a) },
         Builtin("evaluate(m, data, batch: 500)", methodOf: "model",
                 "The mean cross-entropy and accuracy of classifier m on data (a record {images, labels} or a data set name, whose test split is used), as a record {loss, accuracy}. No gradients; batch norm uses its running statistics.") { a in
-            let handle = try modelArgument(a, 0)
+            let handle = try ModelBindings.model(a, 0)
             let data = try labeledImages(a, 1, defaultSplit: "test").data
             let batch = try a.int(2)
             guard batch >= 1 else { throw LoupeError("evaluate: batch must be at least 1, got \(batch)") }
@@ -39,7 +39,7 @@ enum TrainBindings {
 
     static func train(_ a: inout Arguments) throws -> Value {
         let name = a.builtin.name
-        let handle = try modelArgument(a, 0)
+        let handle = try ModelBindings.model(a, 0)
         let (data, classes, namedTest) = try labeledImages(a, 1, defaultSplit: "train")
         var test: LabeledImages? = namedTest
         if !a.isNil(8) { test = try labeledImages(a, 8, defaultSplit: "test").data }
@@ -93,12 +93,6 @@ enum TrainBindings {
             throw LoupeError("train: labels go up to \(data.labels.max() ?? 0) but the model has \(logits.shape[1]) classes")
         }
         return logits.shape[1]
-    }
-
-    /// The model handle in argument `i`.
-    static func modelArgument(_ a: Arguments, _ i: Int) throws -> ModelHandle {
-        if case .handle(let h) = a.values[i], let model = h as? ModelHandle { return model }
-        throw LoupeError("\(a.builtin.name): argument \(i + 1) must be a model, got \(a.values[i].typeName)")
     }
 
     /// Images and labels from a record {images, labels, classes?} or a data set name (then

@@ -40,10 +40,13 @@ public protocol ScriptHandle: AnyObject {
     /// The value of `handle.name`, or nil when the handle has no such attribute (methods are
     /// looked up in the builtins table by `typeName`).
     func attribute(_ name: String) throws -> Value?
+    /// The attribute names `attribute(_:)` serves, for completion.
+    var attributeNames: [String] { get }
 }
 
 extension ScriptHandle {
     public func attribute(_ name: String) throws -> Value? { nil }
+    public var attributeNames: [String] { [] }
 }
 
 /// A value of the Loupe language.

@@ -100,14 +100,17 @@ final class SessionTests: XCTestCase {
 
     func testCompletion() {
         let (s, _) = makeSession()
-        _ = s.feed("model = {blocks: {attn: 1}, \"head.w\": 2}")
+        _ = s.feed("net = {blocks: {attn: 1}, \"head.w\": 2}")
         _ = s.feed("img = zeros(3, 4, 4)")
-        XCTAssertEqual(s.completions(line: "mod", cursor: 3).candidates, ["model"])
+        XCTAssertEqual(s.completions(line: "ne", cursor: 2).candidates, ["neg", "net"])
         XCTAssertTrue(s.completions(line: "ze", cursor: 2).candidates.contains("zeros"))
         XCTAssertEqual(s.completions(line: "img.resh", cursor: 8).candidates, ["reshape"])
         XCTAssertTrue(s.completions(line: "img.", cursor: 4).candidates.contains("shape"))
-        XCTAssertEqual(s.completions(line: "model.blocks.a", cursor: 14).candidates, ["attn"])
-        XCTAssertEqual(s.completions(line: "model[\"he", cursor: 9).candidates, ["head.w"])
+        _ = s.feed("m = identity()")
+        XCTAssertEqual(s.completions(line: "m.par", cursor: 5).candidates, ["param_count", "params"])
+        XCTAssertEqual(s.completions(line: "m.cap", cursor: 5).candidates, ["capture"])
+        XCTAssertEqual(s.completions(line: "net.blocks.a", cursor: 12).candidates, ["attn"])
+        XCTAssertEqual(s.completions(line: "net[\"he", cursor: 7).candidates, ["head.w"])
         let dir = NSTemporaryDirectory() + "loupe-complete-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/picture.png", contents: Data())

@@ -1,0 +1,156 @@
+import Foundation
+import LoupeModels
+import LoupeTensor
+
+/// Reading and changing a model's internals by path: `capture`, `patch`, `paths` and
+/// `activation_grads`. Paths are module outputs (`blocks.3`, `layer2.0.conv1`), module inputs
+/// (`blocks.3.input`), named sites (ViT: `tokens`, `pool`, `blocks.3.attn.probs`,
+/// `blocks.3.resid_attn`, `blocks.3.resid_mlp`) and the root's `input` and `output`; in a pattern
+/// `*` matches one segment and `**` any number.
+enum InterventionBindings {
+    static let all: [Builtin] = [
+        Builtin("capture(m, x, paths)", methodOf: "model",
+                """
+                Runs m on x once and returns a record of activations by path (paths: one string or a list; patterns \
+                with * and ** allowed, e.g. "blocks.*.resid_mlp"), in the order the forward pass reaches them. x is an \
+                image [C, H, W] (a batch axis of 1 is added and kept in every activation) or a batch [B, C, H, W]. \
+                Differentiable: inside grad(f, x), f may return a function of captured activations. paths(m, x) lists \
+                every path; an unknown path is an error listing similar ones.
+                """) { a in
+            let handle = try ModelBindings.model(a, 0)
+            let x = try handle.batched(try a.tensor(1), op: "capture")
+            let patterns = try paths(a, 2)
+            let context = ForwardContext(capture: patterns)
+            _ = try context.run(handle.module, x)
+            try context.checkAllPathsUsed(op: "capture")
+            return .record(ordered(context))
+        },
+        Builtin("patch(m, x, patches)", methodOf: "model",
+                """
+                Runs m on x with activations replaced and returns the output. patches is a record path -> tensor \
+                (broadcast to the activation's shape; a number works too) or function: fn(a) gets the original \
+                activation, fn(a, path) also its path (useful with patterns such as "blocks.*.attn"), and must return \
+                a tensor of the same shape. Differentiable through the replacement and the function, so \
+                grad(fn(a) patch(m, x, {"blocks.1": a})[0, 2] end, acts["blocks.1"]) is d logit / d activation.
+                """) { a in
+            let handle = try ModelBindings.model(a, 0)
+            let x = try handle.batched(try a.tensor(1), op: "patch")
+            let context = ForwardContext(patches: try patches(a, 2))
+            let output = try context.run(handle.module, x)
+            try context.checkAllPathsUsed(op: "patch")
+            return .tensor(output)
+        },
+        Builtin("paths(m, x)", methodOf: "model",
+                "Every activation path of m on x ([C, H, W] or [B, C, H, W]) in the order the forward pass reaches them: what capture and patch accept.") { a in
+            let handle = try ModelBindings.model(a, 0)
+            let x = try handle.batched(try a.tensor(1), op: "paths")
+            let visited = try handle.inEvaluationMode { try activationPaths(handle.module, x) }
+            var seen = Set<String>()
+            return .list(ListBox(visited.filter { seen.insert($0).inserted }.map { .string($0) }))
+        },
+        Builtin("activation_grads(m, x, paths, f)", methodOf: "model",
+                """
+                Gradients of a scalar with respect to activations: runs m on x capturing paths (as capture), calls \
+                f(output) - or f(output, acts) when f takes two parameters, acts being the record of captured \
+                activations - which must return a one-element tensor, and returns a record {value, output, acts, \
+                grads}: f's value (a number), the output, the activations and d value / d activation by path (same \
+                shapes). Example: activation_grads(m, img, "blocks.*.resid_mlp", fn(out) out[0, 3] end).grads
+                """) { a in
+            let handle = try ModelBindings.model(a, 0)
+            let x = try handle.batched(try a.tensor(1), op: "activation_grads")
+            let patterns = try paths(a, 2)
+            let f = try a.callable(3)
+            let interpreter = a.interpreter
+            return try GradMode.withGrad {
+                let context = ForwardContext(capture: patterns, differentiable: true)
+                let output = try context.run(handle.module, x)
+                try context.checkAllPathsUsed(op: "activation_grads")
+                let acts = ordered(context)
+                let arguments: [Value] = arity(f) >= 2 ? [.tensor(output), .record(acts)] : [.tensor(output)]
+                let result = try interpreter.call(f, arguments, at: interpreter.builtinCallPos)
+                guard case .tensor(let y) = result else {
+                    throw LoupeError("activation_grads: f must return a one-element tensor, got \(result.typeName)")
+                }
+                guard y.count == 1 else {
+                    throw LoupeError("activation_grads: f must return a one-element tensor, got shape \(describe(shape: y.shape)) (use sum, mean or an index)")
+                }
+                let tensors = acts.keys.compactMap { key -> Tensor? in
+                    if case .tensor(let t) = acts[key]! { return t }
+                    return nil
+                }
+                let grads = y.requiresGrad ? try Autograd.gradients(of: y, wrt: tensors) : try tensors.map { try Tensor.zeros($0.shape) }
+                return .record(RecordBox([
+                    ("value", .number(Double(try y.item()))),
+                    ("output", .tensor(output.detached())),
+                    ("acts", .record(RecordBox(zip(acts.keys, tensors).map { ($0, .tensor($1.detached())) }))),
+                    ("grads", .record(RecordBox(zip(acts.keys, grads).map { ($0, .tensor($1)) }))),
+                ]))
+            }
+        },
+    ]
+
+    /// The path argument: one string or a list of strings.
+    static func paths(_ a: Arguments, _ i: Int) throws -> [String] {
+        switch a[i] {
+        case .string(let s): return [s]
+        case .list(let l):
+            guard !l.items.isEmpty else { throw LoupeError("\(a.builtin.name): argument 'paths' is an empty list") }
+            return try l.items.map {
+                guard case .string(let s) = $0 else {
+                    throw LoupeError("\(a.builtin.name): argument 'paths' must be strings, got an item of type \($0.typeName)")
+                }
+                return s
+            }
+        default: throw a.typeError(i, "a path string or a list of them")
+        }
+    }
+
+    /// Captured activations as a record in the order the forward pass reached them.
+    static func ordered(_ context: ForwardContext) -> RecordBox {
+        let record = RecordBox()
+        for path in context.visitedPaths where record[path] == nil {
+            if let t = context.activations[path] { record[path] = .tensor(t) }
+        }
+        return record
+    }
+
+    /// The number of parameters a function value takes.
+    static func arity(_ f: Value) -> Int {
+        switch f {
+        case .function(let closure): return closure.decl.params.count
+        case .builtin(let b): return b.params.count
+        case .boundMethod(let b, _): return b.params.count - 1
+        default: return 0
+        }
+    }
+
+    /// The patches argument: a record path -> tensor, number or function.
+    static func patches(_ a: Arguments, _ i: Int) throws -> [String: Patch] {
+        let record = try a.record(i)
+        guard record.count > 0 else { throw LoupeError("patch: argument 'patches' is an empty record") }
+        let interpreter = a.interpreter
+        let position = interpreter.builtinCallPos
+        var result: [String: Patch] = [:]
+        for path in record.keys {
+            switch record[path]! {
+            case .tensor(let t): result[path] = .tensor(t)
+            case .number(let n): result[path] = .tensor(Tensor(Float(n)))
+            case let f where f.typeName == "function":
+                let withPath = arity(f) >= 2
+                result[path] = .transformWithPath { site, activation in
+                    let arguments: [Value] = withPath ? [.tensor(activation), .string(site)] : [.tensor(activation)]
+                    let value = try interpreter.call(f, arguments, at: position)
+                    switch value {
+                    case .tensor(let t): return t
+                    case .number(let n): return try Tensor(Float(n)).expanded(to: activation.shape)
+                    default:
+                        throw LoupeError("patch: the function for '\(site)' returned \(value.typeName), expected a tensor of shape \(describe(shape: activation.shape))")
+                    }
+                }
+            case let other:
+                throw LoupeError("patch: the value for '\(path)' must be a tensor, number or function, got \(other.typeName)")
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import LoupeModels
+import LoupeTensor
+
+/// A model's attributes (`m.modules`, `m.params`, `m.param_count`, `m.classes`,
+/// `m.architecture`, `m.config`, `m.type`, `m.replaced`), calling a model (`m(x)`), and the input
+/// checks every model builtin shares.
+extension ModelHandle: CallableHandle {
+    public var attributeNames: [String] {
+        ["architecture", "classes", "config", "modules", "param_count", "params", "replaced", "type"]
+    }
+
+    public func attribute(_ name: String) throws -> Value? {
+        switch name {
+        case "modules":
+            return .list(ListBox(moduleRecords(shapes: nil)))
+        case "params":
+            return .record(RecordBox(module.namedParameters().map { ($0.path, .tensor($0.parameter.value)) }))
+        case "param_count":
+            return .number(Double(module.parameterCount))
+        case "classes":
+            return classNames.map { .list(ListBox($0.map { .string($0) })) } ?? .null
+        case "architecture":
+            guard let architecture = root as? any Architecture else { return .null }
+            return .string(type(of: architecture).architectureName)
+        case "config":
+            guard let architecture = root as? any Architecture else { return .null }
+            let json = try architecture.configurationJSON()
+            return ModelHandle.value(of: try JSONParser.parse(Array(json.utf8), context: "config"))
+        case "type":
+            return .string(module.typeName)
+        case "replaced":
+            let paths = (module as? ReplacedModel)?.replacements.keys.sorted() ?? []
+            return .list(ListBox(paths.map { .string($0) }))
+        default:
+            return nil
+        }
+    }
+
+    /// `m(x)`: the model's output on `x` (as `forward(m, x)`).
+    public func call(_ positional: [Value], _ named: [(String, Value)], interpreter: Interpreter) throws -> Value {
+        guard positional.count == 1, named.isEmpty else {
+            throw LoupeError("model: call a model with one input tensor, m(x); got \(positional.count + named.count) arguments")
+        }
+        guard case .tensor(let x) = positional[0] else {
+            throw LoupeError("model: the input must be a tensor, got \(positional[0].typeName)")
+        }
+        return .tensor(try module.callAsFunction(try batched(x, op: "model")))
+    }
+
+    /// The original architecture under any `replace` edits.
+    var root: Module { (module as? ReplacedModel)?.base ?? module }
+
+    /// The image input a whole model expects: channels and (for a ViT) the side length. Nil for a
+    /// submodule, whose input is passed through unchanged.
+    var imageInput: (channels: Int, size: Int?)? {
+        switch root {
+        case let vit as VisionTransformer: return (vit.config.channels, vit.config.imageSize)
+        case let resnet as ResNet: return (resnet.config.channels, nil)
+        default: return nil
+        }
+    }
+
+    /// The expected image shape as text: `[3, 8, 8]`, or `[3, H, W]` for a ResNet.
+    var imageShapeText: String {
+        guard let (channels, size) = imageInput else { return "" }
+        return size.map { "[\(channels), \($0), \($0)]" } ?? "[\(channels), H, W]"
+    }
+
+    /// `x` as a batch: an image [C, H, W] gains a batch axis of 1; a batch [B, C, H, W] is checked.
+    /// Inputs of submodules pass unchanged.
+    func batched(_ x: Tensor, op: String) throws -> Tensor {
+        guard let (channels, size) = imageInput else { return x }
+        let image = x.rank == 3 ? x.shape : x.rank == 4 ? Array(x.shape.dropFirst()) : []
+        let sizeMatches = size.map { image.count == 3 && image[1] == $0 && image[2] == $0 } ?? true
+        guard image.count == 3, image[0] == channels, sizeMatches, x.count > 0 else {
+            let batch = "[B, " + imageShapeText.dropFirst()
+            throw LoupeError("\(op): input \(describe(shape: x.shape)) is not an image \(imageShapeText) or a batch \(batch) for this \(module.typeName)")
+        }
+        return x.rank == 3 ? try x.reshaped([1] + x.shape) : x
+    }
+
+    /// Runs `body` with every module in evaluation mode, restoring each module's mode after.
+    func inEvaluationMode<R>(_ body: () throws -> R) throws -> R {
+        let modules = module.namedModules().map(\.module)
+        let saved = modules.map(\.training)
+        defer { for (m, flag) in zip(modules, saved) { m.training = flag } }
+        module.setTraining(false)
+        return try body()
+    }
+
+    /// One record {path, type, params} per module (params: every parameter of its subtree), with
+    /// `shape` (the module's output shape) when `shapes` has it.
+    func moduleRecords(shapes: [String: [Int]]?) -> [Value] {
+        module.namedModules().map { path, m in
+            var fields: [(String, Value)] = [("path", .string(path)), ("type", .string(m.typeName)),
+                                             ("params", .number(Double(m.parameterCount)))]
+            if let shapes {
+                let shape = shapes[path.isEmpty ? "output" : path]
+                fields.append(("shape", shape.map { .list(ListBox($0.map { .number(Double($0)) })) } ?? .null))
+            }
+            return .record(RecordBox(fields))
+        }
+    }
+
+    /// A JSON value as a Loupe value (objects become records, arrays lists).
+    static func value(of json: JSONValue) -> Value {
+        switch json {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .integer(let n): return .number(Double(n))
+        case .number(let n): return .number(n)
+        case .string(let s): return .string(s)
+        case .array(let items): return .list(ListBox(items.map(value(of:))))
+        case .object(let members): return .record(RecordBox(members.map { ($0.0, value(of: $0.1)) }))
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+@testable import LoupeScript
+import LoupeModels
+import LoupeTensor
+
+/// Model builtins that need a checkpoint the language cannot write itself (class names).
+final class ModelBindingsTests: XCTestCase {
+    func run(_ text: String, _ interpreter: Interpreter) throws -> [String] {
+        var lines: [String] = []
+        interpreter.output = { lines.append($0) }
+        try interpreter.run(SourceFile(name: "test", text: text))
+        return lines
+    }
+
+    func testClassNamesTravelFromCheckpointToPredictAndBack() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-classes-\(ProcessInfo.processInfo.processIdentifier).safetensors").path
+        let copy = path + ".copy.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: copy) }
+        let model = try VisionTransformer(ViTConfig(imageSize: 8, patchSize: 4, dim: 8, depth: 1, heads: 2, classes: 3))
+        // Zero weights but head bias [0, 2, 1]: the logits are the bias for every image.
+        let bias = try XCTUnwrap(model.head?.bias)
+        bias.value = try Tensor(shape: [3], scalars: [0, 2, 1])
+        try saveModel(model, to: path, classNames: ["ant", "bee", "cat"])
+
+        let interpreter = Interpreter()
+        let lines = try run("""
+            m = model("\(path)")
+            print(m.classes)
+            p = predict(m, zeros(3, 8, 8), top: 2)
+            print(p[0].name, p[1].name, p[0].class)
+            save_model(replace(m, "blocks.0", identity()), "\(copy)")
+            print(model("\(copy)").classes[2], model("\(copy)").replaced)
+            """, interpreter)
+        XCTAssertEqual(lines, ["[\"ant\", \"bee\", \"cat\"]", "bee cat 1", "cat [\"blocks.0\"]"])
+        XCTAssertTrue(interpreter.filesRead.contains { $0.path == path }, "model() records the file it read")
+    }
+}
