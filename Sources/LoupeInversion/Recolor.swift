@@ -130,14 +130,17 @@ public enum Recolor {
         for image in 0..<batch {
             for i in p.indices { p[i] = 0; q[i] = 0 }
             let base = image * 3 * plane
+            /// The bin of pixel `i`, clamping values outside [0, 1] images' HSV ranges.
             func bin(_ hsv: [Float], _ i: Int) -> Int {
-                let hue = min(Int(hsv[base + i] / 360 * Float(hueBins)), hueBins - 1)
-                let saturation = min(Int(hsv[base + plane + i] * Float(saturationBins)), saturationBins - 1)
-                return max(hue, 0) * saturationBins + max(saturation, 0)
+                let hue = min(max(hsv[base + i] / 360 * Float(hueBins), 0), Float(hueBins - 1))
+                let saturation = min(max(hsv[base + plane + i] * Float(saturationBins), 0), Float(saturationBins - 1))
+                return Int(hue) * saturationBins + Int(saturation)
             }
+            func finite(_ hsv: [Float], _ i: Int) -> Bool { hsv[base + i].isFinite && hsv[base + plane + i].isFinite }
             for i in 0..<plane {
                 let weight = Double(weights?[image * plane + i] ?? 1)
-                guard weight > 0 else { continue }
+                // Skip unmasked pixels and non-finite values (NaN images).
+                guard weight > 0, finite(first, i), finite(second, i) else { continue }
                 p[bin(first, i)] += weight
                 q[bin(second, i)] += weight
             }

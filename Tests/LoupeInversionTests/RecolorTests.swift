@@ -72,5 +72,10 @@ final class RecolorTests: XCTestCase {
         // Inside a mask covering only the unchanged half, the distributions agree.
         let lower = try Tensor.concat([try Tensor.zeros([2, 4]), try Tensor.ones([2, 4])], axis: 0)
         XCTAssertEqual(try Recolor.histogramDistance(red, half, mask: lower).item(), 0, accuracy: 1e-6)
+        // Out-of-range and NaN values do not crash: NaN pixels are skipped, others clamped.
+        let odd = try Tensor(shape: [3, 1, 2], scalars: [.nan, 7, 0, -3, 0, 1e30])
+        XCTAssertFalse(try Recolor.histogramDistance(odd, odd).item().isNaN)
+        XCTAssertNoThrow(try Recolor.hueError(odd, odd))
+        XCTAssertNoThrow(try Recolor.recolor(odd, .rotateHue(90)))
     }
 }
