@@ -15,6 +15,8 @@ public struct InverseTrainingOptions {
     public var normalization: Normalization?
     /// Images per forward pass of the frozen model when capturing activations.
     public var captureBatchSize = 128
+    /// Called after every optimiser step; throw to stop (the REPL checks for Ctrl-C here).
+    public var onStep: (() throws -> Void)?
 
     public init() {}
 }
@@ -57,7 +59,8 @@ public func captureActivations(_ model: Module, images: Tensor, paths: [String],
 /// from the model; the patch inverse is trained on image-level MSE between its output and the
 /// input, both normalised like the model's input. The analytic patch inverse is computed, not
 /// trained. With `endToEnd`, the whole chain from the deepest stage is trained jointly on that
-/// pixel MSE instead.
+/// pixel MSE instead. The activations at every stage boundary are held in memory (N x T x D
+/// floats each; 2000 Fashion-MNIST images on a dim-96 ViT take 38 MB per boundary).
 public func trainInverse(_ model: VisionTransformer, images: Tensor,
                          options: InverseTrainingOptions = InverseTrainingOptions()) throws -> InverseTrainingResult {
     guard images.rank == 4, images.shape[0] > 0,
@@ -111,6 +114,7 @@ public func trainInverse(_ model: VisionTransformer, images: Tensor,
                 try optimizer.step()
                 total += Double(value) * Double(indices.count)
                 bar.update(epoch * batches + b + 1, loss: Double(value))
+                try options.onStep?()
             }
             epochLosses.append(Float(total / Double(count)))
         }

@@ -71,6 +71,9 @@ public struct InversionOptions {
     public var normalization: Normalization?
     /// Progress bar label.
     public var label = "invert"
+    /// Called after every step with the step number (from 1) and its loss; throw to stop (the
+    /// REPL checks for Ctrl-C here).
+    public var onStep: ((Int, Float) throws -> Void)?
 
     public init() {}
 }
@@ -181,6 +184,7 @@ public func invert(_ model: Module, target: Tensor, layer: String, imageShape: [
         }
         losses.append(value)
         bar.update(step + 1, loss: Double(value))
+        try options.onStep?(step + 1, value)
     }
     let images = try GradMode.withoutGrad { try image.render() }
     return InversionResult(images: images.detached(), losses: losses)

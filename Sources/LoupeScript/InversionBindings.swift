@@ -37,7 +37,13 @@ public final class InverseHandle: ScriptHandle {
 /// `reconstruct`, `save_inverse`, `load_inverse`), image metrics, colour perturbation and the
 /// layer and colour reports.
 enum InversionBindings {
-    static let all: [Builtin] = [
+    static let all: [Builtin] = {
+        // Inverse chains load with model(path) too.
+        ModelRegistry.register(InverseChain.self)
+        return builtins
+    }()
+
+    static let builtins: [Builtin] = [
         Builtin("invert(m, target, layer, steps: 200, lr: 0.05, loss: \"mse\", tv: 0, l2: 0, jitter: 0, param: \"pixel\", init: nil, seed: 0, shape: nil, mean: nil, std: nil)",
                 """
                 Optimises images with Adam so that model m's activation at `layer` matches `target`: \
@@ -248,6 +254,8 @@ enum InversionBindings {
         guard seed >= 0 else { throw LoupeError("invert: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
         options.normalization = try normalization(a, mean: 13, std: 14, channels: shape[0])
+        let interpreter = a.interpreter, position = interpreter.builtinCallPos
+        options.onStep = { _, _ in try interpreter.checkInterrupt(position) }
         let isImages = target.rank == 4 && Array(target.shape.dropFirst()) == shape
         let result = isImages
             ? try LoupeInversion.invert(module, images: target, layer: layer, options: options)
@@ -280,6 +288,8 @@ enum InversionBindings {
         guard seed >= 0 else { throw LoupeError("train_inverse: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
         options.normalization = try normalization(a, mean: 9, std: 10, channels: model.config.channels)
+        let interpreter = a.interpreter, position = interpreter.builtinCallPos
+        options.onStep = { try interpreter.checkInterrupt(position) }
         let result = try LoupeInversion.trainInverse(model, images: data, options: options)
         return .handle(InverseHandle(result.chain, history: result.history))
     }

@@ -86,6 +86,15 @@ final class InversionBindingTests: XCTestCase {
         XCTAssertThrowsError(try run("train_inverse(m, rand(2, 1, 8, 8))", model: model)) { error in
             XCTAssertTrue("\(error)".contains("images must be [N, 1, 16, 16]"), "\(error)")
         }
+        // The step budget (as Ctrl-C) stops a long inversion or training between steps.
+        for call in ["invert(m, rand(1, 1, 16, 16), \"tokens\", steps: 100000)", "train_inverse(m, rand(4, 1, 16, 16), epochs: 100000, batch: 1)"] {
+            let interpreter = Interpreter()
+            interpreter.setVariable("m", .handle(ModelHandle(model)))
+            interpreter.stepBudget = 50
+            XCTAssertThrowsError(try interpreter.run(SourceFile(name: "budget.loupe", text: call))) { error in
+                XCTAssertTrue("\(error)".contains("step budget exhausted"), "\(error)")
+            }
+        }
         XCTAssertThrowsError(try run("invert(m, rand(1, 1, 16, 16), \"nowhere\", steps: 1)", model: model)) { error in
             XCTAssertTrue("\(error)".contains("nowhere"), "\(error)")
         }
