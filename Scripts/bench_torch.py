@@ -134,6 +134,41 @@ def main():
         s = median_seconds(block)
         rows["vit-b block fwd+bwd b1"] = {"value": s * 1e3, "unit": "ms"}
 
+    # Optimisation-based inversion (LoupeInversion `invert`): 200 Adam steps (lr 0.05) on sigmoid
+    # pixel logits so that the block-5 output of a demo-sized Fashion-MNIST ViT (timm, 28x28,
+    # patch 4, dim 96, depth 6, 3 heads) matches a target; the forward stops after block 5.
+    if wanted("invert vit-fmnist blocks.5 200 steps b1"):
+        try:
+            from timm.models.vision_transformer import VisionTransformer
+        except ImportError:
+            VisionTransformer = None
+        if VisionTransformer is not None:
+            vit = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=96, depth=6,
+                                    num_heads=3).eval()
+            for q in vit.parameters():
+                q.requires_grad_(False)
+
+            def features(image):
+                h = vit._pos_embed(vit.patch_embed(image))
+                for blk in vit.blocks:
+                    h = blk(h)
+                return h
+
+            with torch.no_grad():
+                target = features(rand(1, 1, 28, 28))
+
+            def invert():
+                logits = (torch.randn(1, 1, 28, 28) * 0.01).requires_grad_(True)
+                opt = torch.optim.Adam([logits], lr=0.05)
+                for _ in range(200):
+                    opt.zero_grad()
+                    loss = F.mse_loss(features(torch.sigmoid(logits)), target)
+                    loss.backward()
+                    opt.step()
+
+            s = median_seconds(invert, budget=0.5, min_runs=3, max_runs=5, warmup=1)
+            rows["invert vit-fmnist blocks.5 200 steps b1"] = {"value": s * 1e3, "unit": "ms"}
+
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}
     text = json.dumps(document, indent=1)

@@ -45,6 +45,7 @@ do {
     try add("adamw step vit-b block (7.1M)") { try CoreWorkloads.adamWStep() }
     try add("sgd momentum step vit-b block (7.1M)") { try CoreWorkloads.sgdStep() }
     try ModelWorkloads.run(add: add)
+    try InversionWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
         print(String(format: "Warning: 1-minute load average %.1f on %d cores; other processes compete,\n"
