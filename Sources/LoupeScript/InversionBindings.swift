@@ -169,8 +169,7 @@ enum InversionBindings {
     }
 
     static func model(_ a: Arguments, _ i: Int) throws -> Module {
-        guard case .handle(let h) = a[i], let handle = h as? ModelHandle else { throw a.typeError(i, "a model") }
-        return handle.module
+        try ModelBindings.model(a, i).module
     }
 
     static func vit(_ a: Arguments, _ i: Int) throws -> VisionTransformer {
