@@ -92,24 +92,35 @@ func assign(_ value: Tensor, to parameter: Parameter) {
 }
 
 /// Saves `model`'s parameters and buffers as safetensors with `__metadata__` entries
-/// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it.
-public func saveModel(_ model: Module, to path: String) throws {
+/// `loupe.architecture` and `loupe.config` (JSON), so `loadModel(_:)` can rebuild it, and
+/// `loupe.classes` (a JSON array of strings) when `classNames` is given.
+public func saveModel(_ model: Module, to path: String, classNames: [String]? = nil) throws {
     guard let architecture = model as? any Architecture else {
         throw LoupeError("saveModel: \(model.typeName) is not a registered architecture (known: \(ModelRegistry.names.joined(separator: ", ")))")
     }
     let name = type(of: architecture).architectureName
-    let metadata = ["format": "pt", "loupe.architecture": name, "loupe.config": try architecture.configurationJSON()]
+    var metadata = ["format": "pt", "loupe.architecture": name, "loupe.config": try architecture.configurationJSON()]
+    if let classNames {
+        metadata[ClassNames.metadataKey] = ClassNames.encode(classNames)
+    }
     try SafeTensors.write(model.stateDict(), to: path, metadata: metadata)
 }
 
-/// Rebuilds a model saved by `saveModel(_:to:)` from its metadata and loads its weights
-/// strictly.
+/// Rebuilds a model saved by `saveModel(_:to:classNames:)` from its metadata and loads its
+/// weights strictly.
 public func loadModel(_ path: String) throws -> Module {
+    try loadModelWithClasses(path).model
+}
+
+/// `loadModel(_:)` that also returns the class names stored as `loupe.classes` (nil when the
+/// checkpoint has none).
+public func loadModelWithClasses(_ path: String) throws -> (model: Module, classNames: [String]?) {
     let checkpoint = try SafeTensors.open(path)
     guard let name = checkpoint.metadata["loupe.architecture"], let config = checkpoint.metadata["loupe.config"] else {
         throw LoupeError("loadModel: '\(path)' has no loupe.architecture / loupe.config metadata (not saved by saveModel; build the model and use loadWeights)")
     }
+    let classNames = try checkpoint.metadata[ClassNames.metadataKey].map { try ClassNames.decode($0, path: path) }
     let model = try ModelRegistry.build(architecture: name, configurationJSON: config)
     try loadWeights(model, from: checkpoint, strict: true)
-    return model
+    return (model, classNames)
 }
