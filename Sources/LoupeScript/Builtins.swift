@@ -5,7 +5,7 @@ import LoupeTensor
 /// and method lookup read it.
 public enum Builtins {
     /// All builtins, general first, then tensor bindings.
-    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all + IOBindings.all
+    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all + IOBindings.all + PlotBindings.all
 
     static let general: [Builtin] = [
         Builtin("print(*values)", "Prints the values separated by spaces (strings without quotes) and returns nil.") { a in
