@@ -39,6 +39,83 @@ def median_seconds(fn, budget=0.5, min_runs=5, max_runs=30, warmup=2):
     return statistics.median(times)
 
 
+def peak_memory_growth(fn):
+    """Peak RSS during fn() minus RSS before it (Linux: clear_refs resets VmHWM), after
+    returning freed heap memory to the system; None where /proc cannot tell."""
+    import ctypes
+
+    def status(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        return None
+
+    fn()  # warm-up: one-time allocations (thread pools, caches) are not the forward's
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = status("VmRSS")
+        fn()
+        return max(0, status("VmHWM") - before)
+    except OSError:
+        return None
+
+
+def network_rows(rows):
+    """Whole networks with random weights (timm ViTs, torchvision ResNet-50), as loupe-bench's
+    NetworkWorkloads: forward under no_grad; fwd+bwd takes the gradient of the logits' sum with
+    respect to the input only (weights frozen)."""
+    try:
+        import timm
+        import torchvision
+    except ImportError:
+        print("timm / torchvision not installed: network rows skipped", file=sys.stderr)
+        return
+    gen = torch.Generator().manual_seed(224)
+    inputs = {b: torch.randn(b, 3, 224, 224, generator=gen) for b in (1, 8)}
+    for name, timm_name in (("vit-ti/16", "vit_tiny_patch16_224"), ("vit-s/16", "vit_small_patch16_224"),
+                            ("vit-b/16", "vit_base_patch16_224")):
+        prefix = f"{name} 224"
+        names = [f"{prefix} fwd b1", f"{prefix} fwd b8", f"{prefix} fwd+bwd input b1"]
+        if not any(wanted(n) for n in names):
+            continue
+        model = timm.create_model(timm_name, pretrained=False).eval().requires_grad_(False)
+        for batch, row in ((1, names[0]), (8, names[1])):
+            if batch == 8 and QUICK and name == "vit-b/16":
+                continue  # seconds per run: left out of --quick
+            if wanted(row):
+                with torch.no_grad():
+                    s = median_seconds(lambda: model(inputs[batch]))
+                rows[row] = {"value": s * 1e3, "unit": "ms"}
+        if wanted(names[2]):
+            x = inputs[1].clone().requires_grad_(True)
+
+            def step():
+                model(x).sum().backward()
+                x.grad = None
+            rows[names[2]] = {"value": median_seconds(step) * 1e3, "unit": "ms"}
+        del model
+    if wanted("resnet-50 224 fwd b1"):
+        model = torchvision.models.resnet50().eval().requires_grad_(False)
+        with torch.no_grad():
+            s = median_seconds(lambda: model(inputs[1]))
+        rows["resnet-50 224 fwd b1"] = {"value": s * 1e3, "unit": "ms"}
+        del model
+    if wanted("vit-b/16 224 fwd b1 peak memory"):
+        model = timm.create_model("vit_base_patch16_224", pretrained=False).eval().requires_grad_(False)
+        x = inputs[1]
+        with torch.no_grad():
+            growth = peak_memory_growth(lambda: model(x))
+        if growth is not None:
+            rows["vit-b/16 224 fwd b1 peak memory"] = {"value": growth / 1e6, "unit": "MB"}
+    # Training rows (e.g. "fashion-mnist vit train" in images/s) go here, named as in loupe-bench.
+
+
 def main():
     rows = {}
     gen = torch.Generator().manual_seed(0)
@@ -168,6 +245,8 @@ def main():
 
             s = median_seconds(invert, budget=0.5, min_runs=3, max_runs=5, warmup=1)
             rows["invert vit-fmnist blocks.5 200 steps b1"] = {"value": s * 1e3, "unit": "ms"}
+
+    network_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}

@@ -98,15 +98,8 @@ func assign(_ value: Tensor, to parameter: Parameter) {
 /// `classNames` (class names by index) are stored as `loupe.classes`, a JSON array.
 public func saveModel(_ model: Module, to path: String, classNames: [String]? = nil) throws {
     var metadata = try architectureMetadata(model)
-    if let classNames { metadata["loupe.classes"] = try encodeConfiguration(classNames) }
+    if let classNames { metadata[ClassNames.metadataKey] = ClassNames.encode(classNames) }
     try SafeTensors.write(model.stateDict(), to: path, metadata: metadata)
-}
-
-/// The class names stored as `loupe.classes` in a checkpoint's metadata (nil when absent or not
-/// a JSON array of strings).
-public func checkpointClassNames(_ metadata: [String: String]) -> [String]? {
-    guard let text = metadata["loupe.classes"] else { return nil }
-    return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
 }
 
 /// The `loupe.*` metadata entries that let `loadModel` rebuild `model`.
@@ -131,10 +124,17 @@ func architectureMetadata(_ model: Module) throws -> [String: String] {
 /// Rebuilds a model saved by `saveModel(_:to:)` from its metadata (with its replacements, if it
 /// was edited by `replace`) and loads its weights strictly.
 public func loadModel(_ path: String) throws -> Module {
+    try loadModelWithClasses(path).model
+}
+
+/// `loadModel(_:)` that also returns the class names stored as `loupe.classes` (nil when the
+/// checkpoint has none).
+public func loadModelWithClasses(_ path: String) throws -> (model: Module, classNames: [String]?) {
     let checkpoint = try SafeTensors.open(path)
     guard let name = checkpoint.metadata["loupe.architecture"], let config = checkpoint.metadata["loupe.config"] else {
         throw LoupeError("loadModel: '\(path)' has no loupe.architecture / loupe.config metadata (not saved by saveModel; build the model and use loadWeights)")
     }
+    let classNames = try checkpoint.metadata[ClassNames.metadataKey].map { try ClassNames.decode($0, path: path) }
     var model = try ModelRegistry.build(architecture: name, configurationJSON: config)
     if let text = checkpoint.metadata["loupe.replacements"] {
         let specs = try decodeConfiguration([String: ModuleSpec].self, text, architecture: "loupe.replacements")
@@ -144,5 +144,5 @@ public func loadModel(_ path: String) throws -> Module {
         }
     }
     try loadWeights(model, from: checkpoint, strict: true)
-    return model
+    return (model, classNames)
 }

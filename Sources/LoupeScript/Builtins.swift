@@ -6,7 +6,8 @@ import LoupeTensor
 public enum Builtins {
     /// All builtins, general first, then tensor bindings.
     public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all
-        + IOBindings.all + ModelBindings.all + InterventionBindings.all + TrainBindings.all + InversionBindings.all
+        + IOBindings.all + PlotBindings.all + ModelBindings.all + InterventionBindings.all + TrainBindings.all
+        + InversionBindings.all
 
     static let general: [Builtin] = [
         Builtin("print(*values)", "Prints the values separated by spaces (strings without quotes) and returns nil.") { a in

@@ -90,9 +90,8 @@ enum ModelBindings {
                 """) { a in
             let path = try a.string(0)
             _ = try a.interpreter.readFile(path, op: "model")
-            let model = try loadModel(path)
-            let classes = checkpointClassNames(try SafeTensors.open(path).metadata)
-            return .handle(ModelHandle(model, classNames: classes))
+            let loaded = try loadModelWithClasses(path)
+            return .handle(ModelHandle(loaded.model, classNames: loaded.classNames))
         },
         Builtin("load_weights(m, path, strict: true)", methodOf: "model",
                 """

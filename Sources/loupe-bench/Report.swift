@@ -6,9 +6,10 @@ struct BenchRow {
         case gflops = "GFLOPS"
         case gbps = "GB/s"
         case ms = "ms"
+        case mb = "MB"
 
         /// Whether a larger value is better.
-        var higherIsBetter: Bool { self != .ms }
+        var higherIsBetter: Bool { self != .ms && self != .mb }
     }
 
     /// The workload; also the key shared with Scripts/bench_torch.py.
@@ -87,7 +88,7 @@ enum TablePrinter {
             if index == 0 { Swift.print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
         Swift.print("")
-        Swift.print("Ratios are speed ratios (> 1.00x: Loupe faster; for ms rows the inverse time ratio).")
+        Swift.print("Ratios are speed ratios (> 1.00x: Loupe faster; for ms rows the inverse time ratio; for MB rows PyTorch/Loupe memory).")
         Swift.print("reference: the same work in-process (direct cblas_sgemm, or memcpy of the bytes read + written).")
         if let torchVersion {
             Swift.print("PyTorch \(torchVersion), torch.set_num_threads(2), same shapes.")

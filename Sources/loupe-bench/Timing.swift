@@ -13,6 +13,8 @@ enum Timing {
     }
 
     nonisolated(unsafe) static var settings = Settings()
+    /// Whether `--quick` was given (some rows are then skipped).
+    nonisolated(unsafe) static var quick = false
 
     static func now() -> Double {
         var spec = timespec()

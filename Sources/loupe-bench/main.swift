@@ -12,7 +12,7 @@ var filter: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
-    case "--quick": Timing.settings = .quick
+    case "--quick": Timing.settings = .quick; Timing.quick = true
     case "--torch": torchPath = arguments.popFirst()
     case "--filter": filter = arguments.popFirst()
     case "-h", "--help": print(usage); exit(0)
@@ -45,6 +45,7 @@ do {
     try add("adamw step vit-b block (7.1M)") { try CoreWorkloads.adamWStep() }
     try add("sgd momentum step vit-b block (7.1M)") { try CoreWorkloads.sgdStep() }
     try ModelWorkloads.run(add: add)
+    try NetworkWorkloads.run(add: add)
     try InversionWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
