@@ -113,7 +113,21 @@ def network_rows(rows):
             growth = peak_memory_growth(lambda: model(x))
         if growth is not None:
             rows["vit-b/16 224 fwd b1 peak memory"] = {"value": growth / 1e6, "unit": "MB"}
-    # Training rows (e.g. "fashion-mnist vit train" in images/s) go here, named as in loupe-bench.
+    if wanted("fashion-mnist vit train b128"):
+        # The demo ViT's shape (Examples/train/vit-fmnist.loupe), one AdamW step on 128 images.
+        from timm.models.vision_transformer import VisionTransformer
+        model = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=6,
+                                  num_heads=4, mlp_ratio=2)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+        images = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(29))
+        labels = torch.arange(128) % 10
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            opt.step()
+        rows["fashion-mnist vit train b128"] = {"value": 128 / median_seconds(step), "unit": "img/s"}
+        del model
 
 
 def main():

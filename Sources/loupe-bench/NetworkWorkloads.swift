@@ -26,7 +26,28 @@ enum NetworkWorkloads {
         }
         try add("resnet-50 224 fwd b1") { try forwardRow("resnet-50 224 fwd b1", try resnet50(), batch: 1) }
         try add("vit-b/16 224 fwd b1 peak memory") { try peakMemoryRow("vit-b/16 224 fwd b1 peak memory") }
-        // Training rows (e.g. "fashion-mnist vit train" in images/s) go here.
+        try add("fashion-mnist vit train b128") { try fashionTrainingRow("fashion-mnist vit train b128") }
+    }
+
+    /// Training throughput of the demo ViT's shape (Examples/train/vit-fmnist.loupe: 28x28,
+    /// patch 4, dim 64, depth 6, 4 heads, MLP ratio 2): one AdamW step on a batch of 128 seeded
+    /// random images (forward, cross-entropy, backward, update), as images per second.
+    static func fashionTrainingRow(_ name: String) throws -> BenchRow {
+        let model = try VisionTransformer(ViTConfig(imageSize: 28, patchSize: 4, dim: 64, depth: 6, heads: 4,
+                                                    classes: 10, channels: 1, mlpRatio: 2))
+        var generator = RandomGenerator(seed: 28)
+        try model.initialize(generator: &generator)
+        let parameters = model.parameters(trainable: true)
+        let optimizer = try AdamW(parameters: parameters, learningRate: 1e-3, weightDecay: 0.05)
+        let images = try CoreWorkloads.random([128, 1, 28, 28], seed: 29)
+        let labels = try Tensor(shape: [128], scalars: (0..<128).map { Float($0 % 10) })
+        let seconds = try Timing.median {
+            optimizer.zeroGrad()
+            let loss = try NN.crossEntropy(logits: try forward(model, images), targets: labels)
+            try loss.backward()
+            try optimizer.step()
+        }
+        return BenchRow(name: name, unit: .imagesPerSecond, loupe: 128 / seconds)
     }
 
     /// A 224x224 ViT with 12 blocks and 1000 classes, initialised as timm (seeded).

@@ -7,6 +7,7 @@ struct BenchRow {
         case gbps = "GB/s"
         case ms = "ms"
         case mb = "MB"
+        case imagesPerSecond = "img/s"
 
         /// Whether a larger value is better.
         var higherIsBetter: Bool { self != .ms && self != .mb }
