@@ -21,7 +21,8 @@ extension Module {
         return lines.map { $0.replacingTrailingSpaces() }.joined(separator: "\n")
     }
 
-    static func grouped(_ n: Int) -> String {
+    /// 1234567 -> "1,234,567".
+    public static func grouped(_ n: Int) -> String {
         let digits = Array(String(n))
         var out = ""
         for (i, d) in digits.enumerated() {

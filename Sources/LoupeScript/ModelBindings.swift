@@ -195,7 +195,7 @@ enum ModelBindings {
             let own = m.ownParameters.reduce(0) { $0 + $1.parameter.value.count }
             var row = [path.isEmpty ? "(root)" : path, m.typeName]
             if let shapes { row.append(shapes[path.isEmpty ? "output" : path].map { describe(shape: $0) } ?? "-") }
-            row.append(own > 0 ? grouped(own) : "")
+            row.append(own > 0 ? Module.grouped(own) : "")
             rows.append(row)
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -206,18 +206,8 @@ enum ModelBindings {
             }.joined(separator: "  ")
         }
         let buffers = handle.module.namedBuffers().reduce(0) { $0 + $1.parameter.value.count }
-        lines.append("\(grouped(handle.module.parameterCount)) parameters" + (buffers > 0 ? ", \(grouped(buffers)) buffer values" : ""))
+        lines.append("\(Module.grouped(handle.module.parameterCount)) parameters" + (buffers > 0 ? ", \(Module.grouped(buffers)) buffer values" : ""))
         return lines.map { line in String(line.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n")
-    }
-
-    static func grouped(_ n: Int) -> String {
-        let digits = Array(String(n))
-        var out = ""
-        for (i, d) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(d)
-        }
-        return out
     }
 
     static let running: [Builtin] = [
