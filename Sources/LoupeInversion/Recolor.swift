@@ -111,7 +111,10 @@ public enum Recolor {
     /// Bhattacharyya distance `sqrt(1 - sum_i sqrt(p_i q_i))` (OpenCV's `HISTCMP_BHATTACHARYYA`)
     /// between the normalised hue-saturation histograms of two images inside `mask`, per image:
     /// 0 for equal colour distributions, 1 for disjoint ones. Bins: `hueBins` over [0, 360) by
-    /// `saturationBins` over [0, 1], each pixel counted with its mask weight.
+    /// `saturationBins` over [0, 1], each pixel counted with its mask weight. Colours are
+    /// rounded to 8 bits first, as OpenCV's images are: otherwise float noise of 1e-7 on a black
+    /// pixel gives it an arbitrary hue at full saturation, and an exact reconstruction of a dark
+    /// image would score far from 0.
     public static func histogramDistance(_ a: Tensor, _ b: Tensor, mask: Tensor? = nil,
                                          hueBins: Int = 18, saturationBins: Int = 4) throws -> Tensor {
         guard a.shape == b.shape else {
@@ -123,8 +126,8 @@ public enum Recolor {
         let (batch, h, w) = try rgbLayout(a, op: "color_distance")
         let plane = h * w
         let weights = try mask.map { try maskWeights($0, batch: batch, h: h, w: w, op: "color_distance").scalars }
-        let first = try Images.rgbToHSV(a.contiguous()).scalars
-        let second = try Images.rgbToHSV(b.contiguous()).scalars
+        let first = try Images.rgbToHSV(try eightBit(a)).scalars
+        let second = try Images.rgbToHSV(try eightBit(b)).scalars
         var distances = [Float](repeating: 0, count: batch)
         var p = [Double](repeating: 0, count: hueBins * saturationBins), q = p
         for image in 0..<batch {
@@ -154,6 +157,14 @@ public enum Recolor {
     }
 
     // MARK: Helpers
+
+    /// `image` clamped to [0, 1] and rounded to multiples of 1/255; NaN stays NaN.
+    static func eightBit(_ image: Tensor) throws -> Tensor {
+        let scalars = image.contiguous().scalars.map { x -> Float in
+            x.isNaN ? x : (min(max(x, 0), 1) * 255).rounded() / 255
+        }
+        return try Tensor(shape: image.shape, scalars: scalars)
+    }
 
     static func rgbLayout(_ image: Tensor, op: String) throws -> (batch: Int, h: Int, w: Int) {
         guard (image.rank == 3 || image.rank == 4), image.shape[image.rank - 3] == 3, image.count > 0 else {

@@ -72,6 +72,12 @@ final class RecolorTests: XCTestCase {
         // Inside a mask covering only the unchanged half, the distributions agree.
         let lower = try Tensor.concat([try Tensor.zeros([2, 4]), try Tensor.ones([2, 4])], axis: 0)
         XCTAssertEqual(try Recolor.histogramDistance(red, half, mask: lower).item(), 0, accuracy: 1e-6)
+        // Float noise far below one 8-bit level does not change the histogram, even on black
+        // pixels, whose hue and saturation it would otherwise decide.
+        let darkRed = try Tensor.concat([try Tensor.full([1, 2, 4], 0.5), try Tensor.zeros([1, 2, 4])], axis: 1)
+        let dark = try Tensor.concat([darkRed, try Tensor.zeros([2, 4, 4])], axis: 0)
+        let noisy = try Tensor(shape: dark.shape, scalars: dark.scalars.enumerated().map { i, x in x + (i % 3 == 0 ? 1e-7 : 0) })
+        XCTAssertEqual(try Recolor.histogramDistance(dark, noisy).item(), 0, accuracy: 1e-6)
         // Out-of-range and NaN values do not crash: NaN pixels are skipped, others clamped.
         let odd = try Tensor(shape: [3, 1, 2], scalars: [.nan, 7, 0, -3, 0, 1e30])
         XCTAssertFalse(try Recolor.histogramDistance(odd, odd).item().isNaN)
