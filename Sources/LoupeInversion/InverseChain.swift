@@ -194,19 +194,11 @@ public final class InverseChain: Module, Architecture {
     // MARK: Saving
 
     public func configurationJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(config), as: UTF8.self)
+        try encodeConfiguration(config)
     }
 
     public static func build(configurationJSON: String) throws -> Module {
-        let config: InverseChainConfig
-        do {
-            config = try JSONDecoder().decode(InverseChainConfig.self, from: Data(configurationJSON.utf8))
-        } catch {
-            throw LoupeError("loadModel: 'vit-inverse' configuration is not an InverseChainConfig: \(error)")
-        }
-        return try InverseChain(config)
+        try InverseChain(try decodeConfiguration(InverseChainConfig.self, configurationJSON, architecture: architectureName))
     }
 
     /// Saves the chain (weights and buffers, with its configuration as metadata).

@@ -4,17 +4,19 @@ import LoupeTensor
 // Small modules as architectures, so models edited by `replace` with them can be saved
 // (`loupe.replacements`) and rebuilt by `loadModel`.
 
-func encodeConfiguration<C: Encodable>(_ config: C) throws -> String {
+/// A configuration as JSON with sorted keys (the `loupe.config` metadata).
+public func encodeConfiguration<C: Encodable>(_ config: C) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return String(decoding: try encoder.encode(config), as: UTF8.self)
 }
 
-func decodeConfiguration<C: Decodable>(_ type: C.Type, _ json: String, architecture: String) throws -> C {
+/// A configuration from `loupe.config` JSON, with an error naming the architecture.
+public func decodeConfiguration<C: Decodable>(_ type: C.Type, _ json: String, architecture: String) throws -> C {
     do {
         return try JSONDecoder().decode(C.self, from: Data(json.utf8))
     } catch {
-        throw LoupeError("loadModel: '\(architecture)' configuration \(json) is not valid: \(error)")
+        throw LoupeError("loadModel: '\(architecture)' configuration \(json) is not a valid \(C.self): \(error)")
     }
 }
 

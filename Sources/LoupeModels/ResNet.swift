@@ -75,18 +75,10 @@ public final class ResNet: Module, Architecture {
     }
 
     public func configurationJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(config), as: UTF8.self)
+        try encodeConfiguration(config)
     }
 
     public static func build(configurationJSON: String) throws -> Module {
-        let config: ResNetConfig
-        do {
-            config = try JSONDecoder().decode(ResNetConfig.self, from: Data(configurationJSON.utf8))
-        } catch {
-            throw LoupeError("loadModel: 'resnet' configuration is not a ResNetConfig: \(error)")
-        }
-        return try ResNet(config)
+        try ResNet(try decodeConfiguration(ResNetConfig.self, configurationJSON, architecture: architectureName))
     }
 }

@@ -75,18 +75,10 @@ public final class VisionTransformer: Module, Architecture {
     // MARK: Architecture
 
     public func configurationJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(config), as: UTF8.self)
+        try encodeConfiguration(config)
     }
 
     public static func build(configurationJSON: String) throws -> Module {
-        let config: ViTConfig
-        do {
-            config = try JSONDecoder().decode(ViTConfig.self, from: Data(configurationJSON.utf8))
-        } catch {
-            throw LoupeError("loadModel: 'vit' configuration is not a ViTConfig: \(error)")
-        }
-        return try VisionTransformer(config)
+        try VisionTransformer(try decodeConfiguration(ViTConfig.self, configurationJSON, architecture: architectureName))
     }
 }
