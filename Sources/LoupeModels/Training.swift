@@ -6,13 +6,13 @@ public struct LabeledImages {
     public var images: Tensor
     public var labels: [Int]
 
-    /// Checks that the images are `[N, C, H, W]` with one label each.
-    public init(images: Tensor, labels: [Int]) throws {
+    /// Checks that the images are `[N, C, H, W]` with one label each; errors name `op`.
+    public init(images: Tensor, labels: [Int], op: String = "train") throws {
         guard images.rank == 4 else {
-            throw LoupeError("train: images must be [N, C, H, W], got \(describe(shape: images.shape))")
+            throw LoupeError("\(op): images must be [N, C, H, W], got \(describe(shape: images.shape))")
         }
         guard images.shape[0] == labels.count, !labels.isEmpty else {
-            throw LoupeError("train: \(images.shape[0]) images but \(labels.count) labels")
+            throw LoupeError("\(op): \(images.shape[0]) images but \(labels.count) labels")
         }
         self.images = images.contiguous()
         self.labels = labels
@@ -203,16 +203,16 @@ public final class Trainer {
         try GradMode.withoutGrad {
             var lossSum = 0.0, correct = 0
             var start = 0
-            var generator = RandomGenerator(seed: 0)
             while start < data.count {
                 try checkStop()
                 let indices = Array(start..<min(data.count, start + batchSize))
-                let batch = try Trainer.batch(data, indices: indices, augmentation: .none, generator: &generator)
-                let logits = try ForwardContext().run(model, batch.images)
+                let images = try data.images.sliced(axis: 0, start: indices[0], end: indices[indices.count - 1] + 1)
+                let targets = try Tensor(shape: [indices.count], scalars: indices.map { Float(data.labels[$0]) })
+                let logits = try ForwardContext().run(model, images)
                 guard logits.rank == 2, logits.shape[0] == indices.count else {
                     throw LoupeError("train: the model must return logits [N, classes], got \(describe(shape: logits.shape))")
                 }
-                let loss = try NN.crossEntropy(logits: logits, targets: batch.targets, reduction: .sum)
+                let loss = try NN.crossEntropy(logits: logits, targets: targets, reduction: .sum)
                 lossSum += Double(try loss.item())
                 correct += try correctCount(logits, indices.map { data.labels[$0] })
                 start += batchSize

@@ -141,11 +141,7 @@ enum TrainBindings {
             if case .list(let names)? = record["classes"] {
                 classes = names.items.map(\.text)
             }
-            do {
-                return (try LabeledImages(images: images, labels: labels), classes, nil)
-            } catch let error as LoupeError {
-                throw LoupeError(error.message.replacingOccurrences(of: "train:", with: "\(op):"))
-            }
+            return (try LabeledImages(images: images, labels: labels, op: op), classes, nil)
         default:
             throw LoupeError("\(op): data must be a record {images, labels} or a data set name, got \(a.values[i].typeName)")
         }
