@@ -260,6 +260,64 @@ def main():
             s = median_seconds(invert, budget=0.5, min_runs=3, max_runs=5, warmup=1)
             rows["invert vit-fmnist blocks.5 200 steps b1"] = {"value": s * 1e3, "unit": "ms"}
 
+    # Modular inverse-chain training (LoupeInversion `trainInverse` with its defaults): the same
+    # demo-sized ViT; 512 uniform images; capture the tokens and every block output without
+    # gradients (batches of 128); then, one module at a time, one epoch in shuffled batches of 64
+    # with Adam (lr 1e-3, cosine decay over the module's steps): the linear patch inverse (drop
+    # the class token, ConvTranspose2d(96 -> 1, k = s = 4), sigmoid) on pixel MSE, and one fresh
+    # timm Block per ViT block on MSE against the block's input.
+    if wanted("train_inverse vit-fmnist 512 images 1 epoch"):
+        try:
+            from timm.models.vision_transformer import VisionTransformer, Block
+        except ImportError:
+            VisionTransformer = None
+        if VisionTransformer is not None:
+            vit = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=96, depth=6,
+                                    num_heads=3).eval()
+            images = torch.rand(512, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+
+            def capture():
+                states = []
+                with torch.no_grad():
+                    for start in range(0, 512, 128):
+                        h = vit._pos_embed(vit.patch_embed(images[start:start + 128]))
+                        row = [h]
+                        for blk in vit.blocks:
+                            h = blk(h)
+                            row.append(h)
+                        states.append(row)
+                return [torch.cat([row[k] for row in states]) for k in range(7)]
+
+            class LinearPatchInverse(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.proj = torch.nn.ConvTranspose2d(96, 1, kernel_size=4, stride=4)
+
+                def forward(self, tokens):
+                    patches = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], 96, 7, 7)
+                    return torch.sigmoid(self.proj(patches))
+
+            def fit(module, source, target):
+                steps = (512 + 63) // 64
+                opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+                schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+                order = torch.randperm(512)
+                for b in range(steps):
+                    idx = order[b * 64:(b + 1) * 64]
+                    opt.zero_grad()
+                    F.mse_loss(module(source[idx]), target[idx]).backward()
+                    opt.step()
+                    schedule.step()
+
+            def train_inverse():
+                states = capture()
+                fit(LinearPatchInverse(), states[0], images)
+                for k in range(6):
+                    fit(Block(dim=96, num_heads=3, mlp_ratio=4, qkv_bias=True), states[k + 1], states[k])
+
+            s = median_seconds(train_inverse, budget=0.5, min_runs=3, max_runs=5, warmup=1)
+            rows["train_inverse vit-fmnist 512 images 1 epoch"] = {"value": s * 1e3, "unit": "ms"}
+
     network_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -213,7 +213,8 @@ public final class EnhancedPatchInverse: Module {
 
 /// A stack of fresh ViT blocks of the model's width (`blocks.i`), mapping a token state
 /// `[B, T, D]` (class token included) back to an earlier one: one block inverts one block or
-/// sub-layer; several make a stage inverse.
+/// sub-layer; several make a stage inverse. Like inverse-tvm's `InverseViTEncoder` (timm
+/// `Block` with `init_values=None`), the blocks have no LayerScale even when the model has one.
 public final class BlockInverse: Module {
     public let blocks: Sequential
 

@@ -8,6 +8,8 @@ public struct InverseTrainingOptions {
     public var epochs = 5
     public var batchSize = 64
     public var learningRate: Double = 1e-3
+    /// Learning rate over each module's steps: cosine decay to 0 (the default) or constant.
+    public var cosineSchedule = true
     /// Train the whole chain jointly on pixel MSE (the baseline) instead of module by module.
     public var endToEnd = false
     public var seed: UInt64 = 0
@@ -29,7 +31,8 @@ public struct InverseTrainingResult {
 }
 
 /// Captures `paths` of the frozen `model` on `images` (`[N, C, H, W]` in [0, 1]), batch by
-/// batch without gradients, concatenated along the first axis.
+/// batch without gradients, each path written straight into one `[N, ...]` tensor (no second
+/// copy of the activations is ever held).
 public func captureActivations(_ model: Module, images: Tensor, paths: [String], normalization: Normalization?,
                                batchSize: Int = 128) throws -> [String: Tensor] {
     guard images.rank == 4, images.shape[0] > 0 else {
@@ -38,24 +41,39 @@ public func captureActivations(_ model: Module, images: Tensor, paths: [String],
     let wasTraining = model.training
     model.setTraining(false)
     defer { model.setTraining(wasTraining) }
-    var parts: [String: [Tensor]] = [:]
+    let count = images.shape[0]
+    var results: [String: Tensor] = [:]
     try GradMode.withoutGrad {
         var start = 0
-        while start < images.shape[0] {
-            let end = min(start + max(batchSize, 1), images.shape[0])
+        while start < count {
+            let end = min(start + max(batchSize, 1), count)
             let batch = try images.sliced(axis: 0, start: start, end: end)
             let captured = try capture(model, try normalization?.apply(batch) ?? batch, paths)
-            for path in paths { parts[path, default: []].append(captured[path]!.detached()) }
+            for path in paths {
+                guard let value = captured[path], value.rank >= 1, value.shape[0] == end - start else {
+                    throw LoupeError("capture: the activation at '\(path)' does not keep the batch axis of \(end - start) images")
+                }
+                let rowShape = Array(value.shape.dropFirst())
+                if results[path] == nil { results[path] = Tensor.uninitialized([count] + rowShape) }
+                guard let destination = results[path], Array(destination.shape.dropFirst()) == rowShape else {
+                    throw LoupeError("capture: the activation at '\(path)' changed shape between batches")
+                }
+                let rowCount = rowShape.reduce(1, *)
+                value.withContiguousPointer { source in
+                    (destination.storage.pointer + start * rowCount).update(from: source, count: (end - start) * rowCount)
+                }
+            }
             start = end
         }
     }
-    return try parts.mapValues { try Tensor.concat($0, axis: 0).contiguous() }
+    return results
 }
 
 /// Trains an inverse chain for the ViT `model` on `images` (`[N, C, H, W]` in [0, 1]).
 ///
 /// Activations are captured once from the frozen model. Modular training (the default) trains
-/// each module alone with Adam and MSE against the representation one stage earlier, captured
+/// each module alone with Adam (cosine decay unless `cosineSchedule` is off) and MSE against
+/// the representation one stage earlier, captured
 /// from the model; the patch inverse is trained on image-level MSE between its output and the
 /// input, both normalised like the model's input. The analytic patch inverse is computed, not
 /// trained. With `endToEnd`, the whole chain from the deepest stage is trained jointly on that
@@ -93,7 +111,11 @@ public func trainInverse(_ model: VisionTransformer, images: Tensor,
                 module.parameters(trainable: false)
             }
         }
-        let optimizer = try Adam(parameters: parameters, learningRate: options.learningRate)
+        let steps = options.epochs * batches
+        let schedule = options.cosineSchedule
+            ? try LearningRateSchedule.cosine(options.learningRate, total: steps)
+            : try LearningRateSchedule.constant(options.learningRate)
+        let optimizer = try Adam(parameters: parameters, learningRate: options.learningRate, schedule: schedule)
         let bar = ProgressBar(label, total: options.epochs * batches)
         defer { bar.finish() }
         var epochLosses: [Float] = []

@@ -49,7 +49,7 @@ public struct InversionOptions {
         case pixel
         /// lucent's `fft_image`: a spectrum scaled by `1 / max(f, 1 / max(h, w))` (decay power
         /// 1), `irfft2` with orthonormal scaling, divided by 4, then the sigmoid. Low
-        /// frequencies dominate, which regularises the image. No colour decorrelation.
+        /// frequencies dominate, which regularises the image.
         case fourier
     }
 
@@ -63,6 +63,10 @@ public struct InversionOptions {
     /// Each step rolls the image by a random shift in `-jitter...jitter` pixels per axis.
     public var jitter = 0
     public var parameterization: Parameterization = .pixel
+    /// lucent's colour decorrelation (`to_valid_rgb(decorrelate=True)`): the parameters live in
+    /// a decorrelated colour space, mapped to RGB by `ColorDecorrelation.matrix` before the
+    /// sigmoid. nil: on for 3-channel images (lucent's default), off otherwise; true needs 3 channels.
+    public var decorrelateColor: Bool?
     /// The starting image `[B, C, H, W]` (or `[C, H, W]`) in (0, 1); nil starts near gray
     /// (parameters normal with std 0.01, as lucent).
     public var initialImage: Tensor?
@@ -139,8 +143,11 @@ public func invert(_ model: Module, target: Tensor, layer: String, imageShape: [
     let (c, h, w) = (imageShape[0], imageShape[1], imageShape[2])
     let shape = [batch, c, h, w]
     var generator = RandomGenerator(seed: options.seed)
+    if options.decorrelateColor == true && c != 3 {
+        throw LoupeError("invert: colour decorrelation needs 3-channel images, got \(c) channels")
+    }
     let image = try ImageParameterization(options.parameterization, shape: shape, initial: options.initialImage,
-                                          generator: &generator)
+                                          decorrelate: options.decorrelateColor ?? (c == 3), generator: &generator)
     let goal = target.detached()
     let wasTraining = model.training
     model.setTraining(false)
@@ -203,19 +210,57 @@ public func invert(_ model: Module, images: Tensor, layer: String,
     return try invert(model, target: target, layer: layer, imageShape: Array(images.shape.dropFirst()), options: options)
 }
 
+/// lucent's fixed colour decorrelation: the square root of ImageNet's colour correlation
+/// (`color_correlation_svd_sqrt`), divided by its largest column norm.
+public enum ColorDecorrelation {
+    static let svdSquareRoot: [[Float]] = [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]
+
+    /// The normalised `[3, 3]` matrix, row per RGB output channel.
+    public static let matrix: [[Float]] = {
+        let norms = (0..<3).map { k in (0..<3).map { svdSquareRoot[$0][k] * svdSquareRoot[$0][k] }.reduce(0, +).squareRoot() }
+        let largest = norms.max() ?? 1
+        return svdSquareRoot.map { row in row.map { $0 / largest } }
+    }()
+
+    /// Maps `[B, 3, H, W]` from the decorrelated space to RGB (`matrix` or its inverse applied
+    /// per pixel). Differentiable.
+    public static func apply(_ x: Tensor, inverse: Bool = false) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == 3 else {
+            throw LoupeError("decorrelate: expected [B, 3, H, W], got \(describe(shape: x.shape))")
+        }
+        let m = inverse ? inverted(matrix) : matrix
+        let channels = try (0..<3).map { try x.sliced(axis: 1, start: $0, end: $0 + 1) }
+        return try Tensor.concat(try (0..<3).map { c in
+            try channels[0] * m[c][0] + channels[1] * m[c][1] + channels[2] * m[c][2]
+        }, axis: 1)
+    }
+
+    /// The inverse of a 3x3 matrix by cofactors.
+    static func inverted(_ m: [[Float]]) -> [[Float]] {
+        func cofactor(_ r: Int, _ c: Int) -> Float {
+            let r1 = (r + 1) % 3, r2 = (r + 2) % 3, c1 = (c + 1) % 3, c2 = (c + 2) % 3
+            return m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]
+        }
+        let determinant = (0..<3).map { m[0][$0] * cofactor(0, $0) }.reduce(0, +)
+        return (0..<3).map { r in (0..<3).map { c in cofactor(c, r) / determinant } }
+    }
+}
+
 /// The optimised leaf and how it becomes an image in (0, 1).
 struct ImageParameterization {
     let kind: InversionOptions.Parameterization
     let shape: [Int]
     let parameter: Tensor
     let scale: Tensor?
+    let decorrelate: Bool
 
     static let fourierMagic: Float = 4
 
-    init(_ kind: InversionOptions.Parameterization, shape: [Int], initial: Tensor?,
+    init(_ kind: InversionOptions.Parameterization, shape: [Int], initial: Tensor?, decorrelate: Bool = false,
          generator: inout RandomGenerator) throws {
         self.kind = kind
         self.shape = shape
+        self.decorrelate = decorrelate && shape[1] == 3
         let h = shape[2], w = shape[3]
         var logits: Tensor?
         if let initial {
@@ -227,6 +272,7 @@ struct ImageParameterization {
             }
             let p = try start.detached().clamped(min: 1e-3, max: 1 - 1e-3)
             logits = try (p / (1 - p)).log()
+            if self.decorrelate, let rgb = logits { logits = try ColorDecorrelation.apply(rgb, inverse: true) }
         }
         switch kind {
         case .pixel:
@@ -258,12 +304,15 @@ struct ImageParameterization {
 
     /// The images in (0, 1).
     func render() throws -> Tensor {
+        var logits: Tensor
         switch kind {
         case .pixel:
-            return parameter.sigmoid()
+            logits = parameter
         case .fourier:
             let spatial = try NN.irfft2(try parameter * scale!, size: (shape[2], shape[3]), norm: .ortho)
-            return try (spatial / ImageParameterization.fourierMagic).sigmoid()
+            logits = try spatial / ImageParameterization.fourierMagic
         }
+        if decorrelate { logits = try ColorDecorrelation.apply(logits) }
+        return logits.sigmoid()
     }
 }

@@ -44,17 +44,18 @@ enum InversionBindings {
     }()
 
     static let builtins: [Builtin] = [
-        Builtin("invert(m, target, layer, steps: 200, lr: 0.05, loss: \"mse\", tv: 0, l2: 0, jitter: 0, param: \"pixel\", init: nil, seed: 0, shape: nil, mean: nil, std: nil)",
+        Builtin("invert(m, target, layer, steps: 200, lr: 0.05, loss: \"mse\", tv: 0, l2: 0, jitter: 0, param: \"pixel\", init: nil, seed: 0, shape: nil, mean: nil, std: nil, decorrelate: nil)",
                 """
                 Optimises images with Adam so that model m's activation at `layer` matches `target`: \
                 images [B, C, H, W] in [0, 1] (their activation is taken) or an activation [B, ...]. \
                 `loss` "mse" or "cosine"; `tv` total-variation and `l2` input penalties; `jitter` random \
                 roll in pixels per step; `param` "pixel" (sigmoid of logits) or "fourier" (lucent's \
                 fft_image, then sigmoid); `init` a starting image; `shape` [C, H, W] when m is not a ViT; \
-                `mean`/`std` the model's input normalisation (lists per channel). Progress bar with loss. \
+                `mean`/`std` the model's input normalisation (lists per channel); `decorrelate` lucent's \
+                colour decorrelation (default: on for 3-channel images). Progress bar with loss. \
                 Returns {image, losses, loss}.
                 """) { a in try invert(a) },
-        Builtin("train_inverse(m, data, stages: \"blocks\", patch: \"linear\", epochs: 5, batch: 64, lr: 0.001, end_to_end: false, seed: 0, mean: nil, std: nil)",
+        Builtin("train_inverse(m, data, stages: \"blocks\", patch: \"linear\", epochs: 5, batch: 64, lr: 0.001, end_to_end: false, seed: 0, mean: nil, std: nil, schedule: \"cosine\")",
                 """
                 Trains an inverse chain for the ViT m on images (a tensor [N, C, H, W] in [0, 1] or a \
                 record with `images`, as dataset() returns). `stages`: "blocks" (one inverse block per \
@@ -63,7 +64,8 @@ enum InversionBindings {
                 "enhanced" (k=2 s=2 transposed convs with BatchNorm+ReLU). Each module is trained alone \
                 with Adam on MSE against the activation one stage earlier (image-level MSE for the patch \
                 inverse); `end_to_end: true` trains the chain jointly on pixel MSE. `mean`/`std`: the \
-                model's input normalisation. Returns an inverse (attributes stages, starts, history).
+                model's input normalisation. `schedule`: "cosine" (decay to 0 over each module's steps) \
+                or "constant". Returns an inverse (attributes stages, starts, history).
                 """) { a in try trainInverse(a) },
         Builtin("reconstruct(inv, acts, from)",
                 """
@@ -253,6 +255,7 @@ enum InversionBindings {
         guard seed >= 0 else { throw LoupeError("invert: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
         options.normalization = try normalization(a, mean: 13, std: 14, channels: shape[0])
+        if !a.isNil(15) { options.decorrelateColor = try a.bool(15) }
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         options.onStep = { _, _ in try interpreter.checkInterrupt(position) }
         let isImages = target.rank == 4 && Array(target.shape.dropFirst()) == shape
@@ -287,6 +290,7 @@ enum InversionBindings {
         guard seed >= 0 else { throw LoupeError("train_inverse: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
         options.normalization = try normalization(a, mean: 9, std: 10, channels: model.config.channels)
+        options.cosineSchedule = try a.choice(11, ["cosine", "constant"]) == "cosine"
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         options.onStep = { try interpreter.checkInterrupt(position) }
         let result = try LoupeInversion.trainInverse(model, images: data, options: options)

@@ -98,6 +98,36 @@ final class InverseChainTests: XCTestCase {
         XCTAssertLessThan(joint.history[0].losses[1], joint.history[0].losses[0])
     }
 
+    /// Capturing in uneven batches writes the same activations as one forward pass.
+    func testCaptureActivationsInBatches() throws {
+        let model = try tinyViT()
+        var generator = RandomGenerator(seed: 8)
+        let images = try Tensor.uniform([7, 1, 16, 16], generator: &generator)
+        let batched = try captureActivations(model, images: images, paths: ["tokens", "blocks.1"], normalization: fashionNormalization,
+                                             batchSize: 3)
+        let whole = try GradMode.withoutGrad { try capture(model, try fashionNormalization.apply(images), ["tokens", "blocks.1"]) }
+        for path in ["tokens", "blocks.1"] {
+            XCTAssertEqual(batched[path]!.shape, [7, 17, 32])
+            assertClose(batched[path]!, whole[path]!, rtol: 0, atol: 1e-5)
+        }
+    }
+
+    /// The cosine schedule (the default) and a constant rate both train, differently.
+    func testScheduleChoiceReachesTheOptimizer() throws {
+        let model = try tinyViT(depth: 1)
+        var generator = RandomGenerator(seed: 6)
+        let images = try Tensor.uniform([32, 1, 16, 16], generator: &generator)
+        var options = InverseTrainingOptions()
+        options.epochs = 3
+        options.batchSize = 8
+        let cosine = try trainInverse(model, images: images, options: options)
+        options.cosineSchedule = false
+        let constant = try trainInverse(model, images: images, options: options)
+        for result in [cosine, constant] { XCTAssertLessThan(result.history[0].losses.last!, result.history[0].losses.first!) }
+        // Same seed and data: only the learning rates differ.
+        XCTAssertNotEqual(cosine.history[0].losses[2], constant.history[0].losses[2])
+    }
+
     /// The enhanced patch inverse trains (batch norm in training mode, running statistics after).
     func testEnhancedPatchInverseTrains() throws {
         let model = try tinyViT(depth: 1)

@@ -63,6 +63,30 @@ final class OptimizationInversionTests: XCTestCase {
         assertClose(try fourier.render(), image, rtol: 0, atol: 1e-4)
     }
 
+    /// lucent's normalised colour matrix (numpy: `c / max(norm(c, axis=0))`) and a rendered pixel:
+    /// with t = (0.5, -1, 2) in the decorrelated space, RGB = sigmoid(t @ matrix.T).
+    func testColorDecorrelationMatchesLucent() throws {
+        let expected: [[Float]] = [[0.56282854, 0.19482528, 0.0432945], [0.5844758, 0, -0.10823626],
+                                   [0.5844758, -0.19482528, 0.06494176]]
+        for r in 0..<3 { for c in 0..<3 { XCTAssertEqual(ColorDecorrelation.matrix[r][c], expected[r][c], accuracy: 1e-6) } }
+        let t = try Tensor(shape: [1, 3, 1, 1], scalars: [0.5, -1, 2])
+        assertClose(try ColorDecorrelation.apply(t).sigmoid(), try Tensor(shape: [1, 3, 1, 1], scalars: [0.5431866, 0.5189323, 0.64952385]),
+                    rtol: 0, atol: 1e-6)
+        assertClose(try ColorDecorrelation.apply(try ColorDecorrelation.apply(t), inverse: true), t, rtol: 0, atol: 1e-5)
+    }
+
+    /// Both parameterisations, decorrelated, started from an image render that image.
+    func testDecorrelatedInitialImageRoundTrips() throws {
+        var generator = RandomGenerator(seed: 5)
+        let image = try Tensor.uniform([2, 3, 6, 5], low: 0.1, high: 0.9, generator: &generator)
+        for kind in [InversionOptions.Parameterization.pixel, .fourier] {
+            let parameterized = try ImageParameterization(kind, shape: [2, 3, 6, 5], initial: image, decorrelate: true,
+                                                          generator: &generator)
+            XCTAssertTrue(parameterized.decorrelate)
+            assertClose(try parameterized.render(), image, rtol: 0, atol: 1e-4)
+        }
+    }
+
     func testErrors() throws {
         let model = try tinyViT()
         let images = try Tensor.full([1, 1, 16, 16], 0.5)
@@ -70,6 +94,11 @@ final class OptimizationInversionTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("blocks.9"), "\(error)")
         }
         XCTAssertThrowsError(try invert(model, images: images, layer: "blocks.*"))
+        var options = InversionOptions()
+        options.decorrelateColor = true
+        XCTAssertThrowsError(try invert(model, images: images, layer: "blocks.0", options: options)) { error in
+            XCTAssertTrue("\(error)".contains("3-channel images, got 1 channels"), "\(error)")
+        }
         XCTAssertThrowsError(try invert(model, target: try Tensor.zeros([1, 5]), layer: "tokens", imageShape: [1, 16, 16])) { error in
             XCTAssertTrue("\(error)".contains("does not match the activation"), "\(error)")
         }
