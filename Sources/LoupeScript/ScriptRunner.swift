@@ -21,8 +21,9 @@ public struct ScriptRunner {
         let parsed = SessionFile.parse(text)
         for cell in parsed.cells {
             let before = interpreter.shownImages.count
-            let result = interpreter.runCell(cell.code, name: name, display: parsed.marked, firstLine: cell.line)
-            for line in result.output { echo(line) }
+            let result = withoutActuallyEscaping(echo) { echo in
+                interpreter.runCell(cell.code, name: name, display: parsed.marked, firstLine: cell.line, echo: echo)
+            }
             var actual = cell
             actual.output = result.output
             report.cells.append(actual)

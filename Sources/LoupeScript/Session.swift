@@ -22,11 +22,17 @@ public struct CellResult {
 }
 
 extension Interpreter {
-    /// Runs a cell's code, capturing printed lines and (when `display`) the display of its value.
-    public func runCell(_ code: String, name: String, display: Bool, firstLine: Int = 1) -> CellResult {
+    /// Runs a cell's code, capturing printed lines and (when `display`) the display of its value;
+    /// `echo` also receives each line as soon as it is printed.
+    public func runCell(_ code: String, name: String, display: Bool, firstLine: Int = 1,
+                        echo: ((String) -> Void)? = nil) -> CellResult {
         var lines: [String] = []
         let saved = output
-        output = { text in lines += text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        output = { text in
+            let printed = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            lines += printed
+            if let echo { printed.forEach(echo) }
+        }
         defer { output = saved }
         let padded = String(repeating: "\n", count: max(0, firstLine - 1)) + code
         let source = SourceFile(name: name, text: padded)

@@ -47,7 +47,11 @@ struct Loupe: ParsableCommand {
             throw ExitCode(2)
         }
         let runner = ScriptRunner()
-        let report = runner.run(text: text, name: file, verify: verify) { line in print(line) }
+        // Each printed line is written (and flushed, also into a pipe or log file) as it happens.
+        let report = runner.run(text: text, name: file, verify: verify) { line in
+            print(line)
+            fflush(stdout)
+        }
         if let html {
             let page = NotebookHTML.render(title: (file as NSString).lastPathComponent, cells: report.cells,
                                            images: report.images, failure: report.failure)

@@ -57,6 +57,19 @@ final class SessionTests: XCTestCase {
         XCTAssertTrue(bad.failure?.contains("replayed: [2, 2]") ?? false)
     }
 
+    /// A script's printed lines reach the runner's echo while the cell is still running (a long
+    /// training script shows its progress lines as they come, not at the end).
+    func testScriptRunnerEchoesLinesAsTheyArePrinted() throws {
+        let interpreter = Interpreter()
+        var echoed: [String] = []
+        interpreter.register(Builtin("echoed_count()", "test probe") { _ in .number(Double(echoed.count)) })
+        let report = ScriptRunner(interpreter: interpreter).run(text: "print(\"a\")\nprint(\"b\")\nprint(echoed_count())",
+                                                                name: "s", verify: false) { echoed.append($0) }
+        XCTAssertNil(report.failure)
+        XCTAssertEqual(echoed, ["a", "b", "2"])
+        XCTAssertEqual(report.cells.map(\.output), [["a", "b", "2"]])
+    }
+
     func testVerifyChecksFileHashes() throws {
         let data = NSTemporaryDirectory() + "loupe-data-\(getpid()).txt"
         try "hello".write(toFile: data, atomically: true, encoding: .utf8)
