@@ -30,19 +30,23 @@ func resolveSlice(_ start: Int?, _ stop: Int?, _ step: Int?, count: Int, op: Str
 }
 
 extension Interpreter {
+    /// Subscripts as tensor axis selectors: integers and slices.
+    func tensorIndices(_ subs: [Subscript], _ p: SourcePos) throws -> [TensorIndex] {
+        try subs.map {
+            switch $0 {
+            case .slice(let a, let b, let c): return .range(a, b, c)
+            case .value(.number(let n)):
+                guard n == n.rounded(), abs(n) < 1e15 else { throw fail("index: tensor index must be an integer, got \(Value.number(n).display)", p) }
+                return .index(Int(n))
+            case .value(let v): throw fail("index: tensor index must be an integer or slice, got \(v.typeName)", p)
+            }
+        }
+    }
+
     func index(_ obj: Value, _ subs: [Subscript], _ p: SourcePos) throws -> Value {
         switch obj {
         case .tensor(let t):
-            let items: [TensorIndex] = try subs.map {
-                switch $0 {
-                case .slice(let a, let b, let c): return .range(a, b, c)
-                case .value(.number(let n)):
-                    guard n == n.rounded(), abs(n) < 1e15 else { throw fail("index: tensor index must be an integer, got \(Value.number(n).display)", p) }
-                    return .index(Int(n))
-                case .value(let v): throw fail("index: tensor index must be an integer or slice, got \(v.typeName)", p)
-                }
-            }
-            return .tensor(try TensorIndexing.select(t, items))
+            return .tensor(try TensorIndexing.select(t, try tensorIndices(subs, p)))
         case .list, .string:
             guard subs.count == 1 else { throw fail("index: a \(obj.typeName) takes one index, got \(subs.count)", p) }
             let items: [Value]
@@ -74,70 +78,120 @@ extension Interpreter {
 
 /// Basic tensor indexing as strided views, differentiable.
 enum TensorIndexing {
-    static func select(_ t: Tensor, _ items: [TensorIndex]) throws -> Tensor {
-        guard items.count <= t.rank else {
-            throw LoupeError("index: \(items.count) indices for a tensor of shape \(describe(shape: t.shape))")
+    /// Where a selection lies in a contiguous tensor of the input's shape: its shape, the offset
+    /// of its first element and its strides.
+    struct Region {
+        var shape: [Int]
+        var offset: Int
+        var strides: [Int]
+    }
+
+    /// Resolves `items` against `shape` (bounds checked; negative indices count from the end).
+    static func region(_ shape: [Int], _ items: [TensorIndex]) throws -> Region {
+        guard items.count <= shape.count else {
+            throw LoupeError("index: \(items.count) indices for a tensor of shape \(describe(shape: shape))")
         }
-        var shape: [Int] = [], strides: [Int] = []
-        var offset = t.offset
+        let contiguous = Tensor.contiguousStrides(for: shape)
+        var region = Region(shape: [], offset: 0, strides: [])
         for (axis, item) in items.enumerated() {
-            let size = t.shape[axis], stride = t.strides[axis]
+            let size = shape[axis]
             switch item {
             case .index(let i):
                 let r = i < 0 ? i + size : i
                 guard r >= 0 && r < size else {
-                    throw LoupeError("index: index \(i) is out of range for axis \(axis) of size \(size) (shape \(describe(shape: t.shape)))")
+                    throw LoupeError("index: index \(i) is out of range for axis \(axis) of size \(size) (shape \(describe(shape: shape)))")
                 }
-                offset += r * stride
+                region.offset += r * contiguous[axis]
             case .range(let a, let b, let c):
                 let picked = try resolveSlice(a, b, c, count: size, op: "index")
-                let step = c ?? 1
-                shape.append(picked.count)
-                strides.append(stride * step)
-                if let first = picked.first { offset += first * stride }
+                region.shape.append(picked.count)
+                region.strides.append(contiguous[axis] * (c ?? 1))
+                if let first = picked.first { region.offset += first * contiguous[axis] }
             }
         }
-        for axis in items.count..<t.rank { shape.append(t.shape[axis]); strides.append(t.strides[axis]) }
-        let view = Tensor(storage: t.storage, shape: shape, strides: strides, offset: offset)
-        let inputShape = t.shape
-        let relStrides = strides
-        // Offsets relative to a contiguous tensor of the input's shape.
-        let contiguous = Tensor.contiguousStrides(for: inputShape)
-        var relOffset = 0
-        var relViewStrides: [Int] = []
-        var axisOut = 0
+        for axis in items.count..<shape.count {
+            region.shape.append(shape[axis])
+            region.strides.append(contiguous[axis])
+        }
+        return region
+    }
+
+    /// The selected view of `t` (shares storage); its gradient flows back into the region.
+    static func select(_ t: Tensor, _ items: [TensorIndex]) throws -> Tensor {
+        let region = try region(t.shape, items)
+        // The same selection in t's own (possibly strided) layout.
+        var offset = t.offset, strides: [Int] = []
         for (axis, item) in items.enumerated() {
             switch item {
-            case .index(let i): relOffset += (i < 0 ? i + inputShape[axis] : i) * contiguous[axis]
+            case .index(let i): offset += (i < 0 ? i + t.shape[axis] : i) * t.strides[axis]
             case .range(let a, let b, let c):
-                let picked = try resolveSlice(a, b, c, count: inputShape[axis], op: "index")
-                relViewStrides.append(contiguous[axis] * (c ?? 1))
-                if let first = picked.first { relOffset += first * contiguous[axis] }
-                axisOut += 1
+                let picked = try resolveSlice(a, b, c, count: t.shape[axis], op: "index")
+                strides.append(t.strides[axis] * (c ?? 1))
+                if let first = picked.first { offset += first * t.strides[axis] }
             }
         }
-        for axis in items.count..<inputShape.count { relViewStrides.append(contiguous[axis]) }
-        _ = relStrides
-        let outShape = shape
-        return Tensor.record(view, op: "index", inputs: [t]) { grad in
-            let full = try Tensor.zeros(inputShape)
+        for axis in items.count..<t.rank { strides.append(t.strides[axis]) }
+        let view = Tensor(storage: t.storage, shape: region.shape, strides: strides, offset: offset)
+        let inputShape = t.shape
+        return Tensor.record(view, op: "index", inputs: [t]) { grad in [try place(grad, region, in: inputShape)] }
+    }
+
+    /// Zeros of `shape` with `values` (of the region's shape) written into the region.
+    static func place(_ values: Tensor, _ region: Region, in shape: [Int]) throws -> Tensor {
+        let full = try Tensor.zeros(shape)
+        values.contiguous().withContiguousPointer { src in
+            scatter(src, into: full.storage.pointer + region.offset, shape: region.shape, strides: region.strides)
+        }
+        return full
+    }
+
+    /// `t` with the selected region replaced by `value` (broadcast to the region's shape); a new
+    /// tensor, differentiable in `t` (the region's gradient is zero) and in `value`.
+    static func replacing(_ t: Tensor, _ items: [TensorIndex], with value: Tensor) throws -> Tensor {
+        let region = try region(t.shape, items)
+        let filler: Tensor
+        do {
+            filler = try value.expanded(to: region.shape)
+        } catch {
+            throw LoupeError("index assignment: a value of shape \(describe(shape: value.shape)) does not fit the selected region \(describe(shape: region.shape)) of a tensor of shape \(describe(shape: t.shape))")
+        }
+        let output = t.contiguousCopy()
+        let filled = filler.contiguous()
+        filled.withContiguousPointer { src in
+            write(src, into: output.storage.pointer + region.offset, shape: region.shape, strides: region.strides)
+        }
+        return Tensor.record(output, op: "index_put", inputs: [t, filler]) { grad in
             let g = grad.contiguous()
-            g.withContiguousPointer { src in
-                scatter(src, into: full.storage.pointer + relOffset, shape: outShape, strides: relViewStrides)
+            let regionGrad = try select(g, items).contiguousCopy()
+            let outside = g.contiguousCopy()
+            let zeros = [Float](repeating: 0, count: regionGrad.count)
+            zeros.withUnsafeBufferPointer { z in
+                write(z.baseAddress!, into: outside.storage.pointer + region.offset, shape: region.shape, strides: region.strides)
             }
-            return [full]
+            return [outside, regionGrad]
         }
+    }
+
+    /// Writes contiguous `src` of `shape` over a strided destination.
+    static func write(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, shape: [Int], strides: [Int]) {
+        visit(shape: shape, strides: strides) { n, offset in dst[offset] = src[n] }
     }
 
     /// Adds contiguous `src` of `shape` into a strided destination.
     static func scatter(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, shape: [Int], strides: [Int]) {
+        visit(shape: shape, strides: strides) { n, offset in dst[offset] += src[n] }
+    }
+
+    /// Calls `body(n, offset)` for the n-th element (row-major) of `shape` at its strided offset.
+    @inline(__always)
+    static func visit(shape: [Int], strides: [Int], _ body: (Int, Int) -> Void) {
         let total = shape.reduce(1, *)
         if total == 0 { return }
-        if shape.isEmpty { dst[0] += src[0]; return }
+        if shape.isEmpty { body(0, 0); return }
         var index = [Int](repeating: 0, count: shape.count)
         var offset = 0
         for n in 0..<total {
-            dst[offset] += src[n]
+            body(n, offset)
             var axis = shape.count - 1
             while axis >= 0 {
                 index[axis] += 1

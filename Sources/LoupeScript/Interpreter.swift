@@ -236,6 +236,24 @@ public final class Interpreter {
             r[key] = value
         case .index(let objExpr, let items, let p):
             let obj = try eval(objExpr, env)
+            if case .tensor(let t) = obj {
+                // Tensors are values: x[...] = v builds the updated tensor (differentiable in x
+                // and v) and assigns it back to the indexed expression.
+                let region = try tensorIndices(try subscripts(items, env), p)
+                let updated: Tensor
+                do {
+                    switch value {
+                    case .tensor(let v): updated = try TensorIndexing.replacing(t, region, with: v)
+                    case .number(let n): updated = try TensorIndexing.replacing(t, region, with: Tensor(Float(n)))
+                    case .bool(let b): updated = try TensorIndexing.replacing(t, region, with: Tensor(b ? 1 : 0))
+                    default: throw fail("cannot assign a \(value.typeName) into a tensor (use a number or a tensor)", p)
+                    }
+                } catch let error as LoupeError {
+                    throw fail(error.message, p)
+                }
+                try assign(objExpr, .tensor(updated), env, p)
+                return
+            }
             guard items.count == 1, case .single(let ie) = items[0] else {
                 throw fail("assignment supports a single index (x[i] = v)", p)
             }
@@ -251,6 +269,25 @@ public final class Interpreter {
             }
         default:
             throw fail("cannot assign to this expression", pos)
+        }
+    }
+
+    /// Evaluates subscript items (indices and slices with integer bounds).
+    func subscripts(_ items: [IndexItem], _ env: Environment) throws -> [Subscript] {
+        try items.map { item in
+            switch item {
+            case .single(let x): return .value(try eval(x, env))
+            case .slice(let a, let b, let c):
+                func bound(_ x: Expr?) throws -> Int? {
+                    guard let x else { return nil }
+                    let v = try eval(x, env)
+                    guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e15 else {
+                        throw fail("slice bounds must be integers, got \(v.display)", x.pos)
+                    }
+                    return Int(n)
+                }
+                return .slice(try bound(a), try bound(b), try bound(c))
+            }
         }
     }
 
@@ -328,23 +365,7 @@ public final class Interpreter {
             return try attribute(obj, name, p)
         case .index(let objExpr, let items, let p):
             let obj = try eval(objExpr, env)
-            var resolved: [Subscript] = []
-            for item in items {
-                switch item {
-                case .single(let x): resolved.append(.value(try eval(x, env)))
-                case .slice(let a, let b, let c):
-                    func opt(_ x: Expr?) throws -> Int? {
-                        guard let x else { return nil }
-                        let v = try eval(x, env)
-                        guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e15 else {
-                            throw fail("slice bounds must be integers, got \(v.display)", x.pos)
-                        }
-                        return Int(n)
-                    }
-                    resolved.append(.slice(try opt(a), try opt(b), try opt(c)))
-                }
-            }
-            return try index(obj, resolved, p)
+            return try index(obj, try subscripts(items, env), p)
         case .function(let decl):
             return .function(Closure(decl: decl, env: env))
         }
