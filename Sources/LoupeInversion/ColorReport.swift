@@ -78,6 +78,7 @@ public func colorReport(_ model: Module, _ chain: InverseChain, images: Tensor, 
             let perturbed = try Recolor.recolor(images, change, mask: mask)
             let captured = try capture(model, try normalization.apply(perturbed), layers)
             for layer in layers {
+                try Interrupt.checkpoint("color_report")
                 let reconstruction = try chain.reconstruct(captured, from: layer).clamped(min: 0, max: 1)
                 reconstructions["\(change.label)|\(layer)"] = reconstruction
                 rows.append(ColorReportRow(

@@ -46,6 +46,7 @@ public func captureActivations(_ model: Module, images: Tensor, paths: [String],
     try GradMode.withoutGrad {
         var start = 0
         while start < count {
+            try Interrupt.checkpoint("capture")
             let end = min(start + max(batchSize, 1), count)
             let batch = try images.sliced(axis: 0, start: start, end: end)
             let captured = try capture(model, try normalization?.apply(batch) ?? batch, paths)

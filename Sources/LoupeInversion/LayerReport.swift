@@ -75,6 +75,7 @@ public func layerReport(_ model: Module, _ chain: InverseChain, images: Tensor, 
         let bar = ProgressBar("layer_report", total: layers.count)
         defer { bar.finish() }
         for (index, layer) in layers.enumerated() {
+            try Interrupt.checkpoint("layer_report")
             let reconstruction = try chain.reconstruct(original.activations, from: layer).clamped(min: 0, max: 1)
             reconstructions[layer] = reconstruction
             tiles.append(reconstruction)

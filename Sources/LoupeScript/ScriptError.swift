@@ -46,7 +46,3 @@ public struct ScriptError: Error, CustomStringConvertible {
     }
 }
 
-/// The interrupt flag set by SIGINT; loops and calls check it.
-public enum Interrupt {
-    nonisolated(unsafe) public static var requested: Int32 = 0
-}

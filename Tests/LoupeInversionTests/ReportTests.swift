@@ -25,6 +25,26 @@ final class ReportTests: XCTestCase {
 
     /// An exact reconstruction keeps a rotated hue: error 0 to the perturbed input, the rotation
     /// to the original.
+    /// A pending interrupt (Ctrl-C in the REPL) stops reports and batched captures between
+    /// steps, and is consumed.
+    func testInterruptStopsReportsAndCaptures() throws {
+        let model = try tinyViT(imageSize: 16, depth: 2)
+        var generator = RandomGenerator(seed: 8)
+        let images = try Tensor.uniform([3, 1, 16, 16], generator: &generator)
+        let chain = try InverseChain(model: model, patch: .analytic, generator: &generator)
+        defer { Interrupt.requested = 0 }
+        let calls: [(String, () throws -> Void)] = [
+            ("layer_report", { _ = try layerReport(model, chain, images: images) }),
+            ("capture", { _ = try captureActivations(model, images: images, paths: ["tokens"], normalization: nil) }),
+        ]
+        for (op, call) in calls {
+            Interrupt.requested = 1
+            XCTAssertThrowsError(try call()) { error in XCTAssertTrue("\(error)".contains("\(op): interrupted"), "\(error)") }
+            XCTAssertEqual(Interrupt.requested, 0)
+            XCTAssertNoThrow(try call())
+        }
+    }
+
     func testColorReport() throws {
         let model = try tinyViT(imageSize: 16, dim: 64, depth: 1, channels: 3)
         var generator = RandomGenerator(seed: 6)
