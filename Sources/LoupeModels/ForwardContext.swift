@@ -115,14 +115,21 @@ public final class ForwardContext {
         return LoupeError("\(op): no activation at path '\(path)' (\(visitedPaths.count) paths exist; e.g. \(shown))")
     }
 
+    /// Pattern matching on dotted paths: `*` matches one segment except the input sites'
+    /// `input` (so `blocks.*` is the block outputs; write `blocks.*.input` for their inputs), and
+    /// `**` matches any number of segments, inputs included.
     private static func matches(_ parts: [Substring], _ path: String) -> Bool {
         let segments = path.split(separator: ".", omittingEmptySubsequences: false)
         if !parts.contains("**") {
             guard segments.count == parts.count else { return false }
-            for (p, s) in zip(parts, segments) where p != "*" && p != s { return false }
+            for (p, s) in zip(parts, segments) where !segmentMatches(p, s) { return false }
             return true
         }
         return matches(parts[...], segments[...])
+    }
+
+    private static func segmentMatches(_ part: Substring, _ segment: Substring) -> Bool {
+        part == "*" ? segment != "input" : part == segment
     }
 
     private static func matches(_ parts: ArraySlice<Substring>, _ segments: ArraySlice<Substring>) -> Bool {
@@ -135,7 +142,7 @@ public final class ForwardContext {
                 rest = rest.dropFirst()
             }
         }
-        guard let segment = segments.first, first == "*" || first == segment else { return false }
+        guard let segment = segments.first, segmentMatches(first, segment) else { return false }
         return matches(parts.dropFirst(), segments.dropFirst())
     }
 

@@ -6,13 +6,15 @@ import LoupeTensor
 /// `activation_grads`. Paths are module outputs (`blocks.3`, `layer2.0.conv1`), module inputs
 /// (`blocks.3.input`), named sites (ViT: `tokens`, `pool`, `blocks.3.attn.probs`,
 /// `blocks.3.resid_attn`, `blocks.3.resid_mlp`) and the root's `input` and `output`; in a pattern
-/// `*` matches one segment and `**` any number.
+/// `*` matches one segment (not an `input` site: `blocks.*` is the block outputs) and `**` any
+/// number, inputs included.
 enum InterventionBindings {
     static let all: [Builtin] = [
         Builtin("capture(m, x, paths)", methodOf: "model",
                 """
                 Runs m on x once and returns a record of activations by path (paths: one string or a list; patterns \
-                with * and ** allowed, e.g. "blocks.*.resid_mlp"), in the order the forward pass reaches them. x is an \
+                with * and ** allowed, e.g. "blocks.*.resid_mlp"; * skips input sites, so "blocks.*" is the block outputs \
+                and "blocks.*.input" their inputs), in the order the forward pass reaches them. x is an \
                 image [C, H, W] (a batch axis of 1 is added and kept in every activation) or a batch [B, C, H, W]. \
                 Differentiable: inside grad(f, x), f may return a function of captured activations. paths(m, x) lists \
                 every path; an unknown path is an error listing similar ones.
