@@ -130,6 +130,17 @@ def network_rows(rows):
         del model
 
 
+def demo_vit():
+    """The demo-sized Fashion-MNIST ViT of the inversion rows (timm, 28x28, patch 4, dim 96, depth
+    6, 3 heads, random initialisation, eval mode), or None without timm."""
+    try:
+        from timm.models.vision_transformer import VisionTransformer
+    except ImportError:
+        return None
+    return VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=96, depth=6,
+                             num_heads=3).eval()
+
+
 def main():
     rows = {}
     gen = torch.Generator().manual_seed(0)
@@ -229,13 +240,8 @@ def main():
     # pixel logits so that the block-5 output of a demo-sized Fashion-MNIST ViT (timm, 28x28,
     # patch 4, dim 96, depth 6, 3 heads) matches a target; the forward stops after block 5.
     if wanted("invert vit-fmnist blocks.5 200 steps b1"):
-        try:
-            from timm.models.vision_transformer import VisionTransformer
-        except ImportError:
-            VisionTransformer = None
-        if VisionTransformer is not None:
-            vit = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=96, depth=6,
-                                    num_heads=3).eval()
+        vit = demo_vit()
+        if vit is not None:
             for q in vit.parameters():
                 q.requires_grad_(False)
 
@@ -267,13 +273,9 @@ def main():
     # the class token, ConvTranspose2d(96 -> 1, k = s = 4), sigmoid) on pixel MSE, and one fresh
     # timm Block per ViT block on MSE against the block's input.
     if wanted("train_inverse vit-fmnist 512 images 1 epoch"):
-        try:
-            from timm.models.vision_transformer import VisionTransformer, Block
-        except ImportError:
-            VisionTransformer = None
-        if VisionTransformer is not None:
-            vit = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=96, depth=6,
-                                    num_heads=3).eval()
+        vit = demo_vit()
+        if vit is not None:
+            from timm.models.vision_transformer import Block
             images = torch.rand(512, 1, 28, 28, generator=torch.Generator().manual_seed(3))
 
             def capture():
