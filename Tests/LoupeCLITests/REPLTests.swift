@@ -13,9 +13,14 @@ final class REPLTests: XCTestCase {
 
     var environment: [String: String] { ["LOUPE_HOME": home, "HOME": home, "TERM": "xterm", "PATH": "/usr/bin:/bin"] }
 
+    /// The repository root (examples use paths relative to it).
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
     func runCLI(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Terminal.loupeBinary)
+        p.currentDirectoryURL = Self.repositoryRoot
         p.arguments = args
         p.environment = environment
         let out = Pipe(), err = Pipe()
@@ -138,12 +143,13 @@ final class REPLTests: XCTestCase {
     /// The README's main example: the tour runs end to end (needs the Fashion-MNIST package).
     func testTourRuns() throws {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "Fashion-MNIST not installed")
-        let tour = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Examples/tour.loupe").path
-        let r = try runCLI(["run", tour])
+        let r = try runCLI(["run", "Examples/tour.loupe"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("gradient of |v|^2 / 2 at [1, -2, 3]: [1, -2, 3]"), r.out)
         XCTAssertTrue(r.out.contains("fitted w = 2.99, b = -1  (true: 3, -1)"), r.out)
+        XCTAssertTrue(r.out.contains(#"{class: 9, name: "Ankle boot", prob: 0.96"#), r.out)
+        XCTAssertTrue(r.out.contains(#"captured ["blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4", "blocks.5"]"#), r.out)
+        XCTAssertTrue(r.out.contains("SSIM from blocks.5: 0.8"), r.out)
     }
 
     func testVersionAndHelp() throws {
