@@ -74,6 +74,11 @@ enum OpsBindings {
         op("gather(x, axis, index)", "Values picked along an axis by an index tensor of the same rank.") { a in try a.tensor(0).gather(axis: try a.int(1), index: try a.tensor(2)) },
         op("outer(a, b)", "Outer product of two vectors.") { a in try Tensor.outer(try a.tensor(0), try a.tensor(1)) },
         op("pinv(x, rcond: 1e-6)", "Moore-Penrose pseudo-inverse of a matrix.") { a in try a.tensor(0).pseudoInverse(rcond: try a.float(1)) },
+        Builtin("svd(x)", methodOf: "tensor",
+                "Thin singular value decomposition of a matrix [m, n] (LAPACK): {u [m, k], s [k] descending, vh [k, n]} with x = u @ diag(s) @ vh, k = min(m, n); not differentiable.") { a in
+            let (u, s, vh) = try a.tensor(0).singularValueDecomposition()
+            return .record(RecordBox([("u", .tensor(u)), ("s", .tensor(s)), ("vh", .tensor(vh))]))
+        },
         // Creation.
         Builtin("linspace(start, end, count)", "count evenly spaced values from start to end inclusive.") { a in .tensor(try Tensor.linspace(try a.float(0), try a.float(1), count: try a.int(2))) },
         Builtin("eye(n, m: nil)", "An n x m identity matrix (m defaults to n).") { a in .tensor(try Tensor.eye(try a.int(0), try a.optionalInt(1))) },

@@ -69,6 +69,27 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try z.standardDeviation().item(), 2, accuracy: 0.05)
     }
 
+    /// Hand-derived: diag(3, -2) padded to 3x2 has singular values 3 and 2; random wide and tall
+    /// matrices are rebuilt from u diag(s) vh with orthonormal u columns and vh rows.
+    func testSingularValueDecomposition() throws {
+        let known = try Tensor(shape: [3, 2], scalars: [0, 3, -2, 0, 0, 0])
+        let (_, s, _) = try known.singularValueDecomposition()
+        assertClose(s, try Tensor(shape: [2], scalars: [3, 2]), rtol: 0, atol: 1e-6)
+        for shape in [[5, 3], [3, 5], [4, 4]] {
+            let a = try randomTensor(shape, seed: 7)
+            let (u, s, vh) = try a.singularValueDecomposition()
+            let k = min(shape[0], shape[1])
+            XCTAssertEqual(u.shape, [shape[0], k]); XCTAssertEqual(s.shape, [k]); XCTAssertEqual(vh.shape, [k, shape[1]])
+            XCTAssertEqual(s.scalars, s.scalars.sorted(by: >))
+            assertClose(try (u * s.reshaped([1, k])).matmul(vh), a, rtol: 1e-4, atol: 1e-5, "u diag(s) vh = a \(shape)")
+            assertClose(try u.transposed(0, 1).matmul(u), try Tensor.eye(k), rtol: 0, atol: 1e-5, "u^T u = I")
+            assertClose(try vh.matmul(vh.transposed(0, 1)), try Tensor.eye(k), rtol: 0, atol: 1e-5, "vh vh^T = I")
+        }
+        XCTAssertThrowsError(try Tensor([1, 2, 3]).singularValueDecomposition()) { error in
+            XCTAssertTrue("\(error)".contains("svd: expected a matrix, got shape [3]"), "\(error)")
+        }
+    }
+
     func testPseudoInverseProperties() throws {
         let a = try randomTensor([6, 4], seed: 3)
         let p = try a.pseudoInverse()
