@@ -233,7 +233,7 @@ public final class Interpreter {
         case .attribute(let objExpr, let key, let p):
             let obj = try eval(objExpr, env)
             guard case .record(let r) = obj else { throw fail("cannot set attribute '\(key)' on a \(obj.typeName)", p) }
-            r[key] = value
+            do { try r.assign(key, value) } catch let error as LoupeError { throw fail(error.message, p) }
         case .index(let objExpr, let items, let p):
             let obj = try eval(objExpr, env)
             if case .tensor(let t) = obj {
@@ -263,7 +263,7 @@ public final class Interpreter {
                 let i = try listIndex(n, count: l.items.count, p)
                 l.items[i] = value
             case (.record(let r), .string(let k)):
-                r[k] = value
+                do { try r.assign(k, value) } catch let error as LoupeError { throw fail(error.message, p) }
             default:
                 throw fail("cannot assign to index \(key.typeName) of a \(obj.typeName)", p)
             }

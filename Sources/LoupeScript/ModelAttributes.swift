@@ -15,7 +15,7 @@ extension ModelHandle: CallableHandle {
         case "modules":
             return .list(ListBox(moduleRecords(shapes: nil)))
         case "params":
-            return .record(RecordBox(module.namedParameters().map { ($0.path, .tensor($0.parameter.value)) }))
+            return .record(parameterRecord())
         case "param_count":
             return .number(Double(module.parameterCount))
         case "classes":
@@ -114,5 +114,31 @@ extension ModelHandle: CallableHandle {
         case .array(let items): return .list(ListBox(items.map(value(of:))))
         case .object(let members): return .record(RecordBox(members.map { ($0.0, value(of: $0.1)) }))
         }
+    }
+}
+
+extension ModelHandle {
+    /// `m.params`: the parameters by path. Assigning into it writes through to the model
+    /// (`m.params["head.bias"] = zeros(10)`, `m.params["head.weight"][0] = 0`): the path must
+    /// exist and the shape must match. Every model sharing that parameter (a `replace` overlay,
+    /// a `submodule`) sees the change.
+    func parameterRecord() -> RecordBox {
+        let parameters = module.namedParameters()
+        let record = RecordBox(parameters.map { ($0.path, .tensor($0.parameter.value)) })
+        let byPath = Dictionary(parameters.map { ($0.path, $0.parameter) }, uniquingKeysWith: { first, _ in first })
+        record.assignmentHook = { path, value in
+            guard let parameter = byPath[path] else {
+                let similar = byPath.keys.filter { $0.hasPrefix(path.split(separator: ".").first.map(String.init) ?? "") }.sorted().prefix(6)
+                throw LoupeError("params: the model has no parameter '\(path)'\(similar.isEmpty ? "" : " (e.g. \(similar.joined(separator: ", ")))")")
+            }
+            guard case .tensor(let tensor) = value else {
+                throw LoupeError("params: '\(path)' must be set to a tensor, got a \(value.typeName)")
+            }
+            guard tensor.shape == parameter.shape else {
+                throw LoupeError("params: '\(path)' has shape \(describe(shape: parameter.shape)), cannot set a tensor of shape \(describe(shape: tensor.shape))")
+            }
+            parameter.value = tensor.detached().contiguousCopy()
+        }
+        return record
     }
 }

@@ -22,6 +22,16 @@ public final class RecordBox: @unchecked Sendable {
         }
     }
     public var count: Int { keys.count }
+
+    /// Checks (and carries out) an assignment from the language before it is stored, e.g. the
+    /// write-through of `m.params[path] = t` into the model; nil for a plain record.
+    public var assignmentHook: ((String, Value) throws -> Void)?
+
+    /// An assignment from the language (`r.key = v`, `r[key] = v`): the hook first, then the store.
+    public func assign(_ key: String, _ value: Value) throws {
+        try assignmentHook?(key, value)
+        self[key] = value
+    }
 }
 
 /// A user-defined function with its captured environment.
