@@ -17,7 +17,8 @@
 /// program does.
 ///
 /// Safe points: the start of a user function call (once enough suspects were made since the last
-/// collection) and the end of every top-level run. Swift code that keeps a `Value` across runs
+/// collection) and the end of every top-level run. For them to be safe, interpreter code that
+/// holds a value across a call into Loupe code pins it (`Interpreter.pin`). Swift code that keeps a `Value` across runs
 /// must keep it reachable (for example with `Interpreter.setVariable`); a `ScriptHandle` that
 /// stores values lists them in `heldValues`. Cycles made of lists and records alone
 /// (`l.append(l)`) are not collected.
@@ -40,9 +41,6 @@ struct CycleCollector {
 
     /// Whether a call should collect before running.
     var isDue: Bool { newSuspects >= (fixedInterval ?? threshold) }
-
-    /// The number of suspects still alive (reachable or not yet collected).
-    var liveSuspectCount: Int { suspects.filter { $0.environment != nil }.count }
 
     /// Records that a closure captured `environment`.
     mutating func register(_ environment: Environment) {
