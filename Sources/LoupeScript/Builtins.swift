@@ -60,7 +60,13 @@ public enum Builtins {
         },
         Builtin("map(list, f)", methodOf: "list", "A list of f(item) for every item.") { a in
             let f = try a.callable(1)
-            return .list(ListBox(try a.list(0).items.map { try a.interpreter.call(f, [$0], at: a.interpreter.builtinCallPos) }))
+            // The items (f may change the list) and the results so far are kept while f runs.
+            let items = try a.list(0).items
+            let results = ListBox([])
+            if items.contains(where: \.canReachEnvironment) { a.interpreter.keepAlive(.list(ListBox(items))) }
+            a.interpreter.keepAlive(.list(results))
+            for item in items { results.items.append(try a.interpreter.call(f, [item], at: a.interpreter.builtinCallPos)) }
+            return .list(results)
         },
         Builtin("join(list, separator: \"\")", methodOf: "list", "The items' text joined with a separator.") { a in
             .string(try a.list(0).items.map(\.text).joined(separator: try a.string(1)))

@@ -1,10 +1,15 @@
 import Foundation
 import LoupeTensor
 
-/// A scope of variables; function scopes chain to the scope they were defined in.
+/// A scope of variables; function scopes chain to the scope they were defined in. Closures hold
+/// their scope by reference; `CycleCollector` frees the cycles this makes.
 public final class Environment {
     var vars: [String: Value] = [:]
     let parent: Environment?
+    /// Whether a closure was defined in this scope (so it may be on a cycle).
+    var isCaptured = false
+    /// The last cycle collection that found this scope reachable.
+    var markEpoch = 0
     init(parent: Environment?) { self.parent = parent }
 
     func lookup(_ name: String) -> Value? {
@@ -65,6 +70,11 @@ public final class Interpreter {
     public internal(set) var builtinCallPos = SourcePos(line: 0, column: 0)
     var loopDepth = 0
     static let maxCallDepth = 180
+    /// The environments of the running user function calls (roots of the cycle collector).
+    var frames: [Environment] = []
+    /// Values held while they are computed or used (roots of the cycle collector), see `pin`.
+    var temporaries: [Value] = []
+    var cycles = CycleCollector()
 
     public init() {
         builtinScope = Environment(parent: nil)
@@ -73,7 +83,10 @@ public final class Interpreter {
     }
 
     /// Functions defined at top level reference the globals that hold them: break those cycles.
-    deinit { globals.vars.removeAll() }
+    deinit {
+        globals.vars.removeAll()
+        cycles.clearAll()
+    }
 
     /// Adds a builtin (and its method form) to the table.
     public func register(_ b: Builtin) {
@@ -85,6 +98,7 @@ public final class Interpreter {
     /// Removes all user variables.
     public func reset() {
         globals.vars.removeAll()
+        collectCycles()
     }
 
     /// Names of user variables, sorted.
@@ -122,12 +136,71 @@ public final class Interpreter {
         currentSource = source
         callDepth = 0
         loopDepth = 0
-        let flow = try execBlock(stmts, globals)
-        switch flow {
-        case .normal(let v): return v
-        case .returned(let v): return v
-        case .broke, .continued: return nil
+        let flow: Flow
+        do {
+            flow = try execBlock(stmts, globals)
+        } catch {
+            collectCycles()
+            throw error
         }
+        let result: Value?
+        switch flow {
+        case .normal(let v): result = v
+        case .returned(let v): result = v
+        case .broke, .continued: result = nil
+        }
+        collectCycles(keeping: result)
+        return result
+    }
+
+    // MARK: Cycle collection
+
+    /// Frees environments kept alive only by cycles with their closures (see `CycleCollector`);
+    /// `keeping` stays usable as well as everything reachable from variables and running calls.
+    public func collectCycles(keeping value: Value? = nil) {
+        let mark = temporaries.count
+        defer { unpin(to: mark) }
+        if let value { pin(value) }
+        cycles.collect(roots: [globals] + frames, temporaries: temporaries, stop: builtinScope)
+    }
+
+    /// Keeps a value reachable for the cycle collector until the running builtin returns: builtins
+    /// that hold Loupe values across calls into Loupe functions, other than their arguments (which
+    /// are kept already), must keep them alive.
+    public func keepAlive(_ value: Value) { pin(value) }
+
+    /// Adds a value to the temporaries unless it cannot reach an environment other than the
+    /// globals (always a root); returns how many values were added (0 or 1).
+    @discardableResult
+    func pin(_ value: Value) -> Int {
+        switch value {
+        case .null, .bool, .number, .string, .tensor, .builtin: return 0
+        case .function(let closure) where closure.env === globals: return 0
+        default: temporaries.append(value); return 1
+        }
+    }
+
+    /// Drops the last `count` temporaries.
+    func unpin(_ count: Int) {
+        if count > 0 { temporaries.removeLast(count) }
+    }
+
+    /// Drops the temporaries pinned since `mark` (a previous `temporaries.count`).
+    func unpin(to mark: Int) {
+        if temporaries.count > mark { temporaries.removeSubrange(mark...) }
+    }
+
+    /// Evaluates an expression and pins its value.
+    func evalPinned(_ e: Expr, _ env: Environment) throws -> Value {
+        let v = try eval(e, env)
+        pin(v)
+        return v
+    }
+
+    /// A closure over `env`, registered with the cycle collector.
+    func makeClosure(_ decl: FunctionDecl, _ env: Environment) -> Closure {
+        if env !== globals { cycles.register(env) }
+        return Closure(decl: decl, env: env)
     }
 
     func fail(_ message: String, _ pos: SourcePos) -> ScriptError {
@@ -163,11 +236,13 @@ public final class Interpreter {
         case .expr(let e):
             return .normal(try eval(e, env))
         case .assign(let target, let valueExpr, let pos):
-            let value = try eval(valueExpr, env)
+            let mark = temporaries.count
+            defer { unpin(to: mark) }
+            let value = try evalPinned(valueExpr, env)
             try assign(target, value, env, pos)
             return .normal(nil)
         case .function(let decl):
-            env.vars[decl.name] = .function(Closure(decl: decl, env: env))
+            env.vars[decl.name] = .function(makeClosure(decl, env))
             return .normal(nil)
         case .ifChain(let branches, let elseBody, _):
             for (cond, body) in branches where try eval(cond, env).isTruthy {
@@ -187,8 +262,10 @@ public final class Interpreter {
                 items = try (0..<t.shape[0]).map { .tensor(try TensorIndexing.select(t, [.index($0)])) }
             default: throw fail("for: cannot iterate over a \(seq.typeName)", seqExpr.pos)
             }
+            let mark = temporaries.count
+            if case .list = seq, items.contains(where: \.canReachEnvironment) { pin(.list(ListBox(items))) }
             loopDepth += 1
-            defer { loopDepth -= 1 }
+            defer { loopDepth -= 1; unpin(to: mark) }
             for item in items {
                 try checkInterrupt(pos)
                 env.assign(name, item)
@@ -235,7 +312,7 @@ public final class Interpreter {
             guard case .record(let r) = obj else { throw fail("cannot set attribute '\(key)' on a \(obj.typeName)", p) }
             do { try r.assign(key, value) } catch let error as LoupeError { throw fail(error.message, p) }
         case .index(let objExpr, let items, let p):
-            let obj = try eval(objExpr, env)
+            let obj = try evalPinned(objExpr, env)
             if case .tensor(let t) = obj {
                 // Tensors are values: x[...] = v builds the updated tensor (differentiable in x
                 // and v) and assigns it back to the indexed expression.
@@ -276,7 +353,7 @@ public final class Interpreter {
     func subscripts(_ items: [IndexItem], _ env: Environment) throws -> [Subscript] {
         try items.map { item in
             switch item {
-            case .single(let x): return .value(try eval(x, env))
+            case .single(let x): return .value(try evalPinned(x, env))
             case .slice(let a, let b, let c):
                 func bound(_ x: Expr?) throws -> Int? {
                     guard let x else { return nil }
@@ -323,8 +400,14 @@ public final class Interpreter {
             return .string(s)
         case .bool(let b, _): return .bool(b)
         case .null: return .null
-        case .list(let items, _): return .list(ListBox(try items.map { try eval($0, env) }))
-        case .record(let fields, _): return .record(RecordBox(try fields.map { ($0.0, try eval($0.1, env)) }))
+        case .list(let items, _):
+            let mark = temporaries.count
+            defer { unpin(to: mark) }
+            return .list(ListBox(try items.map { try evalPinned($0, env) }))
+        case .record(let fields, _):
+            let mark = temporaries.count
+            defer { unpin(to: mark) }
+            return .record(RecordBox(try fields.map { ($0.0, try evalPinned($0.1, env)) }))
         case .name(let n, let p):
             guard let v = env.lookup(n) else {
                 let near = nearestName(n, env)
@@ -344,8 +427,13 @@ public final class Interpreter {
             if op == "and" { return l.isTruthy ? try eval(b, env) : l }
             return l.isTruthy ? l : try eval(b, env)
         case .binary(let op, let a, let b, _):
-            return try Operators.binary(op, try eval(a, env), try eval(b, env))
+            let lhs = try eval(a, env)
+            let pinned = pin(lhs)
+            defer { unpin(pinned) }
+            return try Operators.binary(op, lhs, try eval(b, env))
         case .call(let calleeExpr, let args, let p):
+            var pinned = 0
+            defer { unpin(pinned) }
             var positional: [Value] = []
             var named: [(String, Value)] = []
             let callee: Value
@@ -355,8 +443,10 @@ public final class Interpreter {
             } else {
                 callee = try eval(calleeExpr, env)
             }
+            pinned += pin(callee)
             for a in args {
                 let v = try eval(a.value, env)
+                pinned += pin(v)
                 if let l = a.label { named.append((l, v)) } else { positional.append(v) }
             }
             return try call(callee, positional, named, at: p)
@@ -364,10 +454,12 @@ public final class Interpreter {
             let obj = try eval(objExpr, env)
             return try attribute(obj, name, p)
         case .index(let objExpr, let items, let p):
-            let obj = try eval(objExpr, env)
+            let mark = temporaries.count
+            defer { unpin(to: mark) }
+            let obj = try evalPinned(objExpr, env)
             return try index(obj, try subscripts(items, env), p)
         case .function(let decl):
-            return .function(Closure(decl: decl, env: env))
+            return .function(makeClosure(decl, env))
         }
     }
 
@@ -412,25 +504,28 @@ public final class Interpreter {
     /// Calls a function value with positional and named arguments.
     public func call(_ callee: Value, _ positional: [Value], _ named: [(String, Value)] = [], at p: SourcePos) throws -> Value {
         try checkInterrupt(p)
+        if case .function(let closure) = callee { return try callUser(closure, positional, named, at: p) }
+        // Builtins and handles run with their arguments kept reachable (user functions keep
+        // theirs in their environment); whatever they keep alive is dropped when they return.
+        let mark = temporaries.count
+        let saved = builtinCallPos
+        defer { unpin(to: mark); builtinCallPos = saved }
         switch callee {
         case .builtin(let b):
             var args = try b.bind(positional, named, interpreter: self)
-            let saved = builtinCallPos
+            args.values.forEach { pin($0) }
             builtinCallPos = p
-            defer { builtinCallPos = saved }
             return try b.body(&args)
         case .boundMethod(let b, let receiver):
             var args = try b.bind([receiver] + positional, named, interpreter: self)
-            let saved = builtinCallPos
+            args.values.forEach { pin($0) }
             builtinCallPos = p
-            defer { builtinCallPos = saved }
             return try b.body(&args)
-        case .function(let closure):
-            return try callUser(closure, positional, named, at: p)
         case .handle(let handle as CallableHandle):
-            let saved = builtinCallPos
+            pin(callee)
+            positional.forEach { pin($0) }
+            named.forEach { pin($0.1) }
             builtinCallPos = p
-            defer { builtinCallPos = saved }
             return try handle.call(positional, named, interpreter: self)
         default:
             throw fail("a \(callee.typeName) is not callable", p)
@@ -459,7 +554,9 @@ public final class Interpreter {
         currentSource = decl.source
         let callerLoops = loopDepth
         loopDepth = 0
-        defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops }
+        frames.append(env)
+        defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops; frames.removeLast() }
+        if cycles.isDue { collectCycles() }
         for param in decl.params where env.vars[param.name] == nil {
             guard let d = param.defaultValue else {
                 currentSource = callerSource

@@ -138,6 +138,7 @@ enum InterventionBindings {
             case .tensor(let t): result[path] = .tensor(t)
             case .number(let n): result[path] = .tensor(Tensor(Float(n)))
             case let f where f.typeName == "function":
+                interpreter.keepAlive(f)
                 let withPath = arity(f) >= 2
                 result[path] = .transformWithPath { site, activation in
                     let arguments: [Value] = withPath ? [.tensor(activation), .string(site)] : [.tensor(activation)]

@@ -34,7 +34,7 @@ public final class RecordBox: @unchecked Sendable {
     }
 }
 
-/// A user-defined function with its captured environment.
+/// A user-defined function with its captured environment (shared, not copied: see `CycleCollector`).
 public final class Closure: @unchecked Sendable {
     let decl: FunctionDecl
     let env: Environment
@@ -52,11 +52,14 @@ public protocol ScriptHandle: AnyObject {
     func attribute(_ name: String) throws -> Value?
     /// The attribute names `attribute(_:)` serves, for completion.
     var attributeNames: [String] { get }
+    /// The Loupe values the handle stores, traced by the cycle collector (see `CycleCollector`).
+    var heldValues: [Value] { get }
 }
 
 extension ScriptHandle {
     public func attribute(_ name: String) throws -> Value? { nil }
     public var attributeNames: [String] { [] }
+    public var heldValues: [Value] { [] }
 }
 
 /// A value of the Loupe language.

@@ -25,8 +25,7 @@ final class ScriptTests: XCTestCase {
     }
 
     /// Runs a script statement by statement, returning printed lines and errors in order.
-    static func outputs(of text: String, name: String) -> [Expectation] {
-        let interpreter = Interpreter()
+    static func outputs(of text: String, name: String, interpreter: Interpreter = Interpreter()) -> [Expectation] {
         var out: [Expectation] = []
         interpreter.output = { s in out += s.split(separator: "\n", omittingEmptySubsequences: false).map { .line(String($0)) } }
         let source = SourceFile(name: name, text: text)
@@ -47,6 +46,11 @@ final class ScriptTests: XCTestCase {
     }
 
     func testScripts() throws {
+        try Self.checkScripts { Interpreter() }
+    }
+
+    /// Checks every script's expectations, each run by a fresh interpreter from `makeInterpreter`.
+    static func checkScripts(_ makeInterpreter: () -> Interpreter) throws {
         let files = FileManager.default.enumerator(at: Self.scriptsDirectory, includingPropertiesForKeys: nil)!
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "loupe" }.sorted { $0.path < $1.path }
         XCTAssertFalse(files.isEmpty, "no scripts found in \(Self.scriptsDirectory.path)")
@@ -54,7 +58,7 @@ final class ScriptTests: XCTestCase {
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
             let expected = Self.expectations(in: text)
-            let actual = Self.outputs(of: text, name: file.lastPathComponent)
+            let actual = Self.outputs(of: text, name: file.lastPathComponent, interpreter: makeInterpreter())
             total += expected.count
             for (k, (exp, line)) in expected.enumerated() {
                 guard k < actual.count else {
