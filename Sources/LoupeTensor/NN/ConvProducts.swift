@@ -25,16 +25,18 @@ struct ConvProducts {
     private var work: Int { batch * groups * outputs * kernelRows * geometry.outArea }
 
     /// Number of row bands per image for column matrices of `columnRows` rows, each band at
-    /// least `minimumRows` tall, rounded so that the blocks divide evenly among the workers.
+    /// least `minimumRows` tall, rounded so that one image's blocks divide evenly among the
+    /// workers. It depends on one image's shape only, not on the batch size, so an image gives
+    /// bit-identical results alone and inside a batch (sgemm's rounding depends on its size).
     func bandCount(columnRows: Int, minimumRows: Int = 1) -> Int {
         let ho = geometry.outHeight
         let maxBands = max(1, ho / max(1, minimumRows))
-        if work < tuning.parallelMinimum { return 1 }
+        if work / max(1, batch) < tuning.parallelMinimum { return 1 }
         let rowBytes = max(1, columnRows * geometry.outWidth * MemoryLayout<Float>.stride)
         let rows = max(1, tuning.columnBudget / rowBytes)
         var bands = min(maxBands, (ho + rows - 1) / rows)
         let workers = Parallel.workers
-        while (batch * groups * bands) % workers != 0 && bands < maxBands { bands += 1 }
+        while (groups * bands) % workers != 0 && bands < maxBands { bands += 1 }
         return bands
     }
 
@@ -180,9 +182,10 @@ struct ConvProducts {
 /// Block size and threading threshold of `ConvProducts` (tests shrink both to exercise many
 /// blocks on small inputs).
 struct ConvTuning: Sendable {
-    /// Bytes of column matrix per block (256 KB to 1 MB measured alike on a 2-core Zen with
-    /// 512 KB L2 per core; whole-image column matrices were slower).
-    var columnBudget = 512 << 10
+    /// Bytes of column matrix per block. On a 2-core Zen (512 KB L2 per core, 32 MB L3), 2 MB
+    /// beat 512 KB on a quiet machine (bands wide enough that sgemm's packing of the weights
+    /// is amortised) and matched it under load; the buffers still stay in L3.
+    var columnBudget = 2 << 20
     /// Below this many multiply-adds a product runs as one block per image on the calling
     /// thread (handing work to threads would cost more than it saves).
     var parallelMinimum = 1 << 20
