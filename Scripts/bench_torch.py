@@ -128,6 +128,30 @@ def network_rows(rows):
             opt.step()
         rows["fashion-mnist vit train b128"] = {"value": 128 / median_seconds(step), "unit": "img/s"}
         del model
+    if wanted("fashion-mnist cnn train b128"):
+        # The demo CNN's shape (Examples/train/cnn-fmnist.loupe): torchvision BasicBlocks, one per
+        # stage, widths 16-32-64-128, 3x3 stride-1 stem without max pool; one AdamW step.
+        from torchvision.models.resnet import BasicBlock
+        nn = torch.nn
+
+        def stage(cin, cout, stride):
+            down = None
+            if stride != 1 or cin != cout:
+                down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            return BasicBlock(cin, cout, stride, down)
+        model = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+                              stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2), stage(64, 128, 2),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05)
+        images = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(29))
+        labels = torch.arange(128) % 10
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            opt.step()
+        rows["fashion-mnist cnn train b128"] = {"value": 128 / median_seconds(step), "unit": "img/s"}
+        del model
 
 
 def demo_vit():
@@ -165,6 +189,19 @@ def main():
             if wanted(name):
                 s = median_seconds(lambda: F.conv2d(x, w, bias, stride=stride, padding=pad))
                 rows[name] = {"value": flops / s / 1e9, "unit": "GFLOPS"}
+
+        name = "conv2d resnet 3x3 64ch 56x56 b8 fwd+bwd"
+        if wanted(name):
+            with torch.enable_grad():
+                # Forward and the gradients of input, weight and bias: three products of the forward's size.
+                x, w, bias = rand(8, 64, 56, 56), rand(64, 64, 3, 3), rand(64)
+                x.requires_grad_(), w.requires_grad_(), bias.requires_grad_()
+                gout = rand(8, 64, 56, 56)
+
+                def fwd_bwd():
+                    torch.autograd.grad(F.conv2d(x, w, bias, padding=1), [x, w, bias], gout)
+                s = median_seconds(fwd_bwd)
+                rows[name] = {"value": 3 * 2 * 8 * 64 * 56 * 56 * 64 * 9 / s / 1e9, "unit": "GFLOPS"}
 
         x, y = rand(1576, 3072), rand(1576, 3072)
         if wanted("add [1576, 3072]"):

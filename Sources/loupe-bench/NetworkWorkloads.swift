@@ -27,6 +27,26 @@ enum NetworkWorkloads {
         try add("resnet-50 224 fwd b1") { try forwardRow("resnet-50 224 fwd b1", try resnet50(), batch: 1) }
         try add("vit-b/16 224 fwd b1 peak memory") { try peakMemoryRow("vit-b/16 224 fwd b1 peak memory") }
         try add("fashion-mnist vit train b128") { try fashionTrainingRow("fashion-mnist vit train b128") }
+        try add("fashion-mnist cnn train b128") { try fashionCNNTrainingRow("fashion-mnist cnn train b128") }
+    }
+
+    /// Training throughput of the demo CNN's shape (Examples/train/cnn-fmnist.loupe: ResNet-10,
+    /// width 16, 3x3 stride-1 stem, 28x28): one AdamW step on a batch of 128 seeded random
+    /// images, as images per second.
+    static func fashionCNNTrainingRow(_ name: String) throws -> BenchRow {
+        let model = try ResNet(ResNetConfig(depth: 10, classes: 10, channels: 1, width: 16, stem: .small))
+        var generator = RandomGenerator(seed: 28)
+        try model.initialize(generator: &generator)
+        let optimizer = try AdamW(parameters: model.parameters(trainable: true), learningRate: 3e-3, weightDecay: 0.05)
+        let images = try CoreWorkloads.random([128, 1, 28, 28], seed: 29)
+        let labels = try Tensor(shape: [128], scalars: (0..<128).map { Float($0 % 10) })
+        let seconds = try Timing.median {
+            optimizer.zeroGrad()
+            let loss = try NN.crossEntropy(logits: try forward(model, images), targets: labels)
+            try loss.backward()
+            try optimizer.step()
+        }
+        return BenchRow(name: name, unit: .imagesPerSecond, loupe: 128 / seconds)
     }
 
     /// Training throughput of the demo ViT's shape (Examples/train/vit-fmnist.loupe: 28x28,

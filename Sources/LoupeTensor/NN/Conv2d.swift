@@ -1,6 +1,7 @@
 extension NN {
-    /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) by im2col and one
-    /// sgemm per group over the whole batch; includes depthwise (`groups == channels`).
+    /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) by im2col and sgemm
+    /// on cache-sized bands of output rows, one image and group at a time, on all cores;
+    /// includes depthwise (`groups == channels`).
     /// - Parameters:
     ///   - x: `[N, C, H, W]`.
     ///   - weight: `[O, C / groups, kh, kw]`.
@@ -53,10 +54,11 @@ extension NN {
         }
     }
 
-    /// Convolution with padding (top, bottom, left, right).
+    /// Convolution with padding (top, bottom, left, right); `tuning` sets the block size of
+    /// the column matrices (tests shrink it).
     static func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int),
                             padding: (Int, Int, Int, Int), dilation: (Int, Int), groups: Int,
-                            op: String) throws -> Tensor {
+                            op: String, tuning: ConvTuning = .standard) throws -> Tensor {
         let shapes = "input \(describe(shape: x.shape)) and weight \(describe(shape: weight.shape))"
         guard x.rank == 4, weight.rank == 4 else {
             throw LoupeError("\(op): expected 4-D input [N, C, H, W] and weight [O, C/groups, kh, kw], got \(shapes)")
@@ -78,39 +80,18 @@ extension NN {
         let geometry = ConvGeometry(height: h, width: w, kh: kh, kw: kw, strideH: stride.0, strideW: stride.1,
                                     padTop: padding.0, padLeft: padding.2, dilationH: dilation.0,
                                     dilationW: dilation.1, outHeight: ho, outWidth: wo)
-        let og = o / groups, kk = cg * kh * kw, l = ho * wo
-        // A 1x1, stride-1, unpadded convolution of a single image reads the input as its columns.
-        let pointwise = n == 1 && kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0, 0, 0)
         _ = try Tensor.checkedCount([n, o, ho, wo], op: op)
-        _ = try Tensor.checkedCount([kk, n, ho, wo], op: op)
+        _ = try Tensor.checkedCount([cg * kh * kw, n * o, ho, wo], op: op)
         if cg == 1 && groups == c && groups > 1 {
             return depthwiseConvolution(x, weight: weight, bias: bias, geometry: geometry, op: op)
         }
+        let products = ConvProducts(geometry: geometry, batch: n, groups: groups, channels: cg, outputs: o / groups,
+                                    tuning: tuning)
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = Tensor.uninitialized([n, o, ho, wo])
         if result.count > 0 {
             withExtendedLifetime((xc, wc, bc)) {
-                // One image at a time: its output [O, Ho, Wo] is exactly the sgemm result, so
-                // there is no batch-wide column buffer to fault in and no scatter afterwards.
-                let direct = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0, 0, 0)
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: direct ? 1 : max(kk * l, 1))
-                defer { col.deallocate() }
-                let dst = base(result), src = base(xc)
-                for i in 0..<n {
-                    let image = src + i * c * h * w
-                    for g in 0..<groups {
-                        let columns: UnsafePointer<Float>
-                        if direct {
-                            columns = UnsafePointer(image + g * cg * l)
-                        } else {
-                            geometry.im2col(image, batch: 1, totalChannels: c, channelStart: g * cg, channels: cg, into: col)
-                            columns = UnsafePointer(col)
-                        }
-                        sgemm(m: og, n: l, k: kk, a: base(wc) + g * og * kk, lda: kk, b: columns, ldb: l,
-                              c: dst + (i * o + g * og) * l, ldc: l)
-                    }
-                }
-                if let bc { addChannelBias(base(bc), batch: n, channels: o, area: l, to: dst) }
+                products.forward(base(xc), weight: base(wc), bias: bc.map { UnsafePointer(base($0)) }, into: base(result))
             }
         }
         let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
@@ -125,37 +106,9 @@ extension NN {
             var gb: Tensor? = nil
             withExtendedLifetime((gc, xd, wd)) {
                 let pg = base(gc)
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
-                let gathered = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(og * n * l, 1)) : nil
-                defer { col.deallocate(); gathered?.deallocate() }
-                for g in 0..<groups {
-                    let goutG: UnsafePointer<Float>
-                    if let gathered {
-                        gatherChannels(pg, batch: n, total: o, start: g * og, count: og, area: l, into: gathered)
-                        goutG = UnsafePointer(gathered)
-                    } else {
-                        goutG = UnsafePointer(pg + g * og * l)
-                    }
-                    if let gx {
-                        sgemm(transA: true, m: kk, n: n * l, k: og, a: base(wd) + g * og * kk, lda: kk,
-                              b: goutG, ldb: n * l, c: col, ldc: n * l)
-                        geometry.col2im(col, batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
-                                        into: base(gx))
-                    }
-                    if let gw {
-                        let columns: UnsafePointer<Float>
-                        if pointwise {
-                            columns = UnsafePointer(base(xd) + g * cg * l)
-                        } else {
-                            geometry.im2col(base(xd), batch: n, totalChannels: c, channelStart: g * cg, channels: cg,
-                                            into: col)
-                            columns = UnsafePointer(col)
-                        }
-                        sgemm(transB: true, m: og, n: kk, k: n * l, a: goutG, lda: n * l, b: columns, ldb: n * l,
-                              c: base(gw) + g * og * kk, ldc: kk)
-                    }
-                }
-                if needB { gb = channelSums(pg, batch: n, channels: o, area: l) }
+                if let gx, result.count > 0 { products.dataGradient(pg, weight: base(wd), into: base(gx)) }
+                if let gw, result.count > 0 { products.weightGradient(pg, image: base(xd), into: base(gw)) }
+                if needB { gb = channelSums(pg, batch: n, channels: o, area: ho * wo) }
             }
             return hasBias ? [gx, gw, gb] : [gx, gw]
         }

@@ -1,6 +1,6 @@
 extension NN {
     /// Transposed 2-D convolution (as `torch.nn.functional.conv_transpose2d`): the adjoint of
-    /// `conv2d`, computed as one sgemm per group followed by col2im.
+    /// `conv2d`, computed as sgemm and col2im on cache-sized bands of rows, on all cores.
     /// - Parameters:
     ///   - x: `[N, Cin, H, W]`.
     ///   - weight: `[Cin, Cout / groups, kh, kw]`.
@@ -12,6 +12,14 @@ extension NN {
                                        stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                                        outputPadding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
                                        groups: Int = 1) throws -> Tensor {
+        try convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
+                            outputPadding: outputPadding, dilation: dilation, groups: groups, tuning: .standard)
+    }
+
+    /// `convTranspose2d` with the block size of its column matrices set by `tuning`.
+    static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                                outputPadding: (Int, Int), dilation: (Int, Int), groups: Int,
+                                tuning: ConvTuning) throws -> Tensor {
         let op = "convTranspose2d"
         let shapes = "input \(describe(shape: x.shape)) and weight \(describe(shape: weight.shape))"
         guard x.rank == 4, weight.rank == 4 else {
@@ -40,27 +48,16 @@ extension NN {
                                     dilationW: dilation.1, outHeight: h, outWidth: w)
         let kk = cog * kh * kw, l = h * w
         _ = try Tensor.checkedCount([n, cout, ho, wo], op: op)
-        _ = try Tensor.checkedCount([kk, n, h, w], op: op)
+        _ = try Tensor.checkedCount([kk, n * cin, h, w], op: op)
+        // The products of the convolution this one is the adjoint of: its images are this
+        // op's outputs (`cog` channels per group), its outputs this op's inputs (`cig`).
+        let products = ConvProducts(geometry: geometry, batch: n, groups: groups, channels: cog, outputs: cig,
+                                    tuning: tuning)
         let xc = x.contiguous(), wc = weight.contiguous(), bc = bias?.contiguous()
         let result = zeroTensor([n, cout, ho, wo])
         if n * l > 0 {
-            withExtendedLifetime((xc, wc, bc)) {
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
-                let gathered = n > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: max(cig * n * l, 1)) : nil
-                defer { col.deallocate(); gathered?.deallocate() }
-                for g in 0..<groups {
-                    let xg: UnsafePointer<Float>
-                    if let gathered {
-                        gatherChannels(base(xc), batch: n, total: cin, start: g * cig, count: cig, area: l, into: gathered)
-                        xg = UnsafePointer(gathered)
-                    } else {
-                        xg = UnsafePointer(base(xc) + g * cig * l)
-                    }
-                    sgemm(transA: true, m: kk, n: n * l, k: cig, a: base(wc) + g * cig * kk, lda: kk,
-                          b: xg, ldb: n * l, c: col, ldc: n * l)
-                    geometry.col2im(col, batch: n, totalChannels: cout, channelStart: g * cog, channels: cog,
-                                    into: base(result))
-                }
+            withExtendedLifetime((xc, wc)) {
+                products.dataGradient(base(xc), weight: base(wc), into: base(result))
             }
         }
         if let bc {
@@ -79,22 +76,9 @@ extension NN {
             let gw = needW ? zeroTensor([cin, cog, kh, kw]) : nil
             var gb: Tensor? = nil
             withExtendedLifetime((gc, xd, wd)) {
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: max(kk * n * l, 1))
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(cig * n * l, 1))
-                defer { col.deallocate(); buffer.deallocate() }
-                for g in 0..<groups {
-                    geometry.im2col(base(gc), batch: n, totalChannels: cout, channelStart: g * cog, channels: cog,
-                                    into: col)
-                    if let gx {
-                        sgemm(m: cig, n: n * l, k: kk, a: base(wd) + g * cig * kk, lda: kk, b: col, ldb: n * l,
-                              c: buffer, ldc: n * l)
-                        scatterChannels(buffer, batch: n, total: cin, start: g * cig, count: cig, area: l, into: base(gx))
-                    }
-                    if let gw {
-                        gatherChannels(base(xd), batch: n, total: cin, start: g * cig, count: cig, area: l, into: buffer)
-                        sgemm(transB: true, m: cig, n: kk, k: n * l, a: buffer, lda: n * l, b: col, ldb: n * l,
-                              c: base(gw) + g * cig * kk, ldc: kk)
-                    }
+                if n * l > 0 {
+                    if let gx { products.forward(base(gc), weight: base(wd), bias: nil, into: base(gx)) }
+                    if let gw { products.weightGradient(base(xd), image: base(gc), into: base(gw)) }
                 }
                 if needB { gb = channelSums(base(gc), batch: n, channels: cout, area: ho * wo) }
             }

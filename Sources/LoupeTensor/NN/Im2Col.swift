@@ -12,97 +12,133 @@ struct ConvGeometry {
     var outArea: Int { outHeight * outWidth }
     var imageArea: Int { height * width }
 
-    /// Copies image channels `[channelStart, channelStart + channels)` of every batch item of
-    /// `image` (`[batch, totalChannels, height, width]`) into `col`
-    /// (`[channels * kh * kw, batch * outArea]`), zero where the kernel reads padding.
-    func im2col(_ image: UnsafePointer<Float>, batch: Int, totalChannels: Int, channelStart: Int,
-                channels: Int, into col: UnsafeMutablePointer<Float>) {
-        let rows = channels * kernelArea
-        let rowLength = batch * outArea
-        let g = self
-        let per = max(1, (rows + Parallel.workers * 4 - 1) / (Parallel.workers * 4))
-        let chunks = (rows + per - 1) / per
-        Parallel.forEach(chunks) { chunk in
-            for row in (chunk * per)..<min(rows, (chunk + 1) * per) {
-                let c = row / g.kernelArea, ki = (row % g.kernelArea) / g.kw, kj = row % g.kw
-                let dst = col + row * rowLength
-                for n in 0..<batch {
-                    let src = image + (n * totalChannels + channelStart + c) * g.imageArea
-                    let out = dst + n * g.outArea
-                    for oy in 0..<g.outHeight {
-                        let y = oy * g.strideH - g.padTop + ki * g.dilationH
-                        let line = out + oy * g.outWidth
-                        if y < 0 || y >= g.height {
-                            line.update(repeating: 0, count: g.outWidth)
-                            continue
-                        }
-                        let x0 = kj * g.dilationW - g.padLeft
-                        let (lo, hi) = NN.validRange(count: g.outWidth, stride: g.strideW, offset: x0, size: g.width)
-                        let srcRow = src + y * g.width + x0
-                        if lo > 0 { line.update(repeating: 0, count: lo) }
-                        if g.strideW == 1 {
-                            if hi > lo { (line + lo).update(from: srcRow + lo, count: hi - lo) }
-                        } else {
-                            for ox in lo..<hi { line[ox] = srcRow[ox * g.strideW] }
-                        }
-                        if hi < g.outWidth { (line + hi).update(repeating: 0, count: g.outWidth - hi) }
+    /// A 1x1, stride-1, unpadded kernel: the image itself is its column matrix.
+    var isPointwise: Bool {
+        kh == 1 && kw == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0
+            && outHeight == height && outWidth == width
+    }
+
+    /// Writes rows `columnRows` of the column matrix of one image (`image` points at the first
+    /// of its channels, `[channels, height, width]`), restricted to output rows `outRows`, into
+    /// `col` (`[columnRows.count, outRows.count * outWidth]`), zero where the kernel reads
+    /// padding. Column row `r` is channel `r / (kh kw)` at kernel offset `r % (kh kw)`.
+    func im2col(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
+                into col: UnsafeMutablePointer<Float>) {
+        let rowLength = outRows.count * outWidth
+        for row in columnRows {
+            let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
+            let plane = image + c * imageArea
+            let x0 = kj * dilationW - padLeft
+            let (lo, hi) = NN.validRange(count: outWidth, stride: strideW, offset: x0, size: width)
+            var line = col + (row - columnRows.lowerBound) * rowLength
+            for oy in outRows {
+                let y = oy * strideH - padTop + ki * dilationH
+                if y < 0 || y >= height {
+                    ConvRows.zero(line, outWidth)
+                } else {
+                    if lo > 0 { ConvRows.zero(line, lo) }
+                    let src = plane + y * width + x0
+                    switch strideW {
+                    case 1: ConvRows.copy(src + lo, to: line + lo, hi - lo)
+                    case 2: ConvRows.copyEven(src, width: width - x0, to: line, lo, hi)
+                    default: for ox in lo..<hi { line[ox] = src[ox * strideW] }
                     }
+                    if hi < outWidth { ConvRows.zero(line + hi, outWidth - hi) }
                 }
+                line += outWidth
             }
         }
     }
 
-    /// Adds `col` (`[channels * kh * kw, batch * outArea]`) back into image channels
-    /// `[channelStart, channelStart + channels)` of `image` (the adjoint of `im2col`).
-    func col2im(_ col: UnsafePointer<Float>, batch: Int, totalChannels: Int, channelStart: Int,
-                channels: Int, into image: UnsafeMutablePointer<Float>) {
-        let rowLength = batch * outArea
-        let g = self
-        Parallel.forEach(batch * channels) { item in
-            let n = item / channels, c = item % channels
-            let dst = image + (n * totalChannels + channelStart + c) * g.imageArea
-            for k in 0..<g.kernelArea {
-                let ki = k / g.kw, kj = k % g.kw
-                let src = col + (c * g.kernelArea + k) * rowLength + n * g.outArea
-                for oy in 0..<g.outHeight {
-                    let y = oy * g.strideH - g.padTop + ki * g.dilationH
-                    if y < 0 || y >= g.height { continue }
-                    let x0 = kj * g.dilationW - g.padLeft
-                    let dstRow = dst + y * g.width + x0
-                    let line = src + oy * g.outWidth
-                    let (lo, hi) = NN.validRange(count: g.outWidth, stride: g.strideW, offset: x0, size: g.width)
-                    if g.strideW == 1 {
-                        for ox in lo..<hi { dstRow[ox] += line[ox] }
+    /// Adds the column matrix `col` (`[channels * kh * kw, outRows.count * outWidth]`) of output
+    /// rows `outRows` back into the image channels at `image` (the adjoint of `im2col`).
+    func col2im(_ col: UnsafePointer<Float>, channels: Int, outRows: Range<Int>,
+                into image: UnsafeMutablePointer<Float>) {
+        let rowLength = outRows.count * outWidth
+        for row in 0..<(channels * kernelArea) {
+            let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
+            let plane = image + c * imageArea
+            let x0 = kj * dilationW - padLeft
+            let (lo, hi) = NN.validRange(count: outWidth, stride: strideW, offset: x0, size: width)
+            if hi <= lo { continue }
+            var line = col + row * rowLength
+            for oy in outRows {
+                let y = oy * strideH - padTop + ki * dilationH
+                if y >= 0 && y < height {
+                    let dst = plane + y * width + x0
+                    if strideW == 1 {
+                        ConvRows.add(line + lo, to: dst + lo, hi - lo)
                     } else {
-                        for ox in lo..<hi { dstRow[ox * g.strideW] += line[ox] }
+                        for ox in lo..<hi { dst[ox * strideW] += line[ox] }
                     }
                 }
+                line += outWidth
             }
         }
     }
 }
 
+/// Vectorised row kernels of im2col and col2im (eight lanes, unaligned loads).
+enum ConvRows {
+    @inline(__always)
+    static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var j = 0
+        while j + 8 <= n {
+            RowKernels.store8(SIMD8(repeating: 0), p + j)
+            j += 8
+        }
+        while j < n {
+            p[j] = 0
+            j += 1
+        }
+    }
+
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        var j = 0
+        while j + 8 <= n {
+            RowKernels.store8(RowKernels.load8(src + j), dst + j)
+            j += 8
+        }
+        while j < n {
+            dst[j] = src[j]
+            j += 1
+        }
+    }
+
+    /// `dst[j] += src[j]` for `j < n`.
+    @inline(__always)
+    static func add(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        var j = 0
+        while j + 8 <= n {
+            RowKernels.store8(RowKernels.load8(dst + j) + RowKernels.load8(src + j), dst + j)
+            j += 8
+        }
+        while j < n {
+            dst[j] += src[j]
+            j += 1
+        }
+    }
+
+    /// `dst[ox] = src[2 ox]` for `ox` in `lo..<hi`, where `src` has `available` readable
+    /// elements from its start (16-lane loads never read past them).
+    @inline(__always)
+    static func copyEven(_ src: UnsafePointer<Float>, width available: Int, to dst: UnsafeMutablePointer<Float>,
+                         _ lo: Int, _ hi: Int) {
+        var ox = lo
+        while ox + 8 <= hi && 2 * ox + 16 <= available {
+            let v = UnsafeRawPointer(src + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+            RowKernels.store8(v.evenHalf, dst + ox)
+            ox += 8
+        }
+        while ox < hi {
+            dst[ox] = src[2 * ox]
+            ox += 1
+        }
+    }
+}
+
 extension NN {
-    /// Copies channels `[start, start + count)` of `[batch, total, area]` into `[count, batch * area]`.
-    static func gatherChannels(_ src: UnsafePointer<Float>, batch: Int, total: Int, start: Int, count: Int,
-                               area: Int, into dst: UnsafeMutablePointer<Float>) {
-        for c in 0..<count {
-            for n in 0..<batch {
-                (dst + c * batch * area + n * area).update(from: src + (n * total + start + c) * area, count: area)
-            }
-        }
-    }
-
-    /// The inverse of `gatherChannels`: writes `[count, batch * area]` into channels of `[batch, total, area]`.
-    static func scatterChannels(_ src: UnsafePointer<Float>, batch: Int, total: Int, start: Int, count: Int,
-                                area: Int, into dst: UnsafeMutablePointer<Float>) {
-        for c in 0..<count {
-            for n in 0..<batch {
-                (dst + (n * total + start + c) * area).update(from: src + c * batch * area + n * area, count: area)
-            }
-        }
-    }
-
     /// Adds `bias[c]` to every element of channel `c` of `[batch, channels, area]`.
     static func addChannelBias(_ bias: UnsafePointer<Float>, batch: Int, channels: Int, area: Int,
                                to dst: UnsafeMutablePointer<Float>) {
