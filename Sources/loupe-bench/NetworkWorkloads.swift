@@ -31,34 +31,28 @@ enum NetworkWorkloads {
     }
 
     /// Training throughput of the demo CNN's shape (Examples/train/cnn-fmnist.loupe: ResNet-10,
-    /// width 16, 3x3 stride-1 stem, 28x28): one AdamW step on a batch of 128 seeded random
-    /// images, as images per second.
+    /// width 16, 3x3 stride-1 stem, 28x28), as images per second.
     static func fashionCNNTrainingRow(_ name: String) throws -> BenchRow {
         let model = try ResNet(ResNetConfig(depth: 10, classes: 10, channels: 1, width: 16, stem: .small))
         var generator = RandomGenerator(seed: 28)
         try model.initialize(generator: &generator)
-        let optimizer = try AdamW(parameters: model.parameters(trainable: true), learningRate: 3e-3, weightDecay: 0.05)
-        let images = try CoreWorkloads.random([128, 1, 28, 28], seed: 29)
-        let labels = try Tensor(shape: [128], scalars: (0..<128).map { Float($0 % 10) })
-        let seconds = try Timing.median {
-            optimizer.zeroGrad()
-            let loss = try NN.crossEntropy(logits: try forward(model, images), targets: labels)
-            try loss.backward()
-            try optimizer.step()
-        }
-        return BenchRow(name: name, unit: .imagesPerSecond, loupe: 128 / seconds)
+        return try trainingRow(name, model, learningRate: 3e-3)
     }
 
     /// Training throughput of the demo ViT's shape (Examples/train/vit-fmnist.loupe: 28x28,
-    /// patch 4, dim 64, depth 6, 4 heads, MLP ratio 2): one AdamW step on a batch of 128 seeded
-    /// random images (forward, cross-entropy, backward, update), as images per second.
+    /// patch 4, dim 64, depth 6, 4 heads, MLP ratio 2), as images per second.
     static func fashionTrainingRow(_ name: String) throws -> BenchRow {
         let model = try VisionTransformer(ViTConfig(imageSize: 28, patchSize: 4, dim: 64, depth: 6, heads: 4,
                                                     classes: 10, channels: 1, mlpRatio: 2))
         var generator = RandomGenerator(seed: 28)
         try model.initialize(generator: &generator)
-        let parameters = model.parameters(trainable: true)
-        let optimizer = try AdamW(parameters: parameters, learningRate: 1e-3, weightDecay: 0.05)
+        return try trainingRow(name, model, learningRate: 1e-3)
+    }
+
+    /// One AdamW step (weight decay 0.05) on a batch of 128 seeded random Fashion-MNIST-sized
+    /// images: forward, cross-entropy, backward, update; the median step as images per second.
+    static func trainingRow(_ name: String, _ model: Module, learningRate: Double) throws -> BenchRow {
+        let optimizer = try AdamW(parameters: model.parameters(trainable: true), learningRate: learningRate, weightDecay: 0.05)
         let images = try CoreWorkloads.random([128, 1, 28, 28], seed: 29)
         let labels = try Tensor(shape: [128], scalars: (0..<128).map { Float($0 % 10) })
         let seconds = try Timing.median {
