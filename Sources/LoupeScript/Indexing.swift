@@ -164,10 +164,8 @@ enum TensorIndexing {
             let g = grad.contiguous()
             let regionGrad = try select(g, items).contiguousCopy()
             let outside = g.contiguousCopy()
-            let zeros = [Float](repeating: 0, count: regionGrad.count)
-            zeros.withUnsafeBufferPointer { z in
-                write(z.baseAddress!, into: outside.storage.pointer + region.offset, shape: region.shape, strides: region.strides)
-            }
+            let destination = outside.storage.pointer + region.offset
+            visit(shape: region.shape, strides: region.strides) { _, offset in destination[offset] = 0 }
             return [outside, regionGrad]
         }
     }
