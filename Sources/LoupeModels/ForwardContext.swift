@@ -20,7 +20,10 @@ public enum Patch {
 ///
 /// Paths are dotted like parameter paths: a module's output is recorded at its path
 /// (`blocks.0.attn`), its input at `path.input`, named intermediate values at `path.name`
-/// (`blocks.0.attn.probs`). The root's input and output are `input` and `output`. In a capture
+/// (`blocks.0.attn.probs`). The root's input and output are `input` and `output`. A module with
+/// several inputs has one site per input, `path.input.name` (`blocks.0.input.c`), and a record
+/// output has one per field, `path.key` (`output.pred_boxes`, `output.aux_outputs.0.pred_logits`);
+/// a pattern that matches the record itself (`output`, `blocks.0.input`) captures all of it. In a capture
 /// or patch path, `*` matches one segment (`blocks.*.resid_mlp`) and `**` any number
 /// (`blocks.0.**`, or `**` for everything).
 public final class ForwardContext {
@@ -57,7 +60,7 @@ public final class ForwardContext {
     /// Passes the activation `name` of the current module through: applies a patch that targets
     /// its path, records it if captured, and returns the (possibly replaced) value.
     public func site(_ name: String, _ value: Tensor) throws -> Tensor {
-        try visit(Module.join(currentPath, name), value)
+        try visit(Module.join(currentPath, name), value, capturedAbove: false)
     }
 
     /// Runs `module` (a registered child of the running module) on `input`, with its input
@@ -71,12 +74,22 @@ public final class ForwardContext {
     /// `apply(_:_:)` for a child registered as `name` (a module shared by several parents, as
     /// in a `Sequential` built from existing modules, keeps the name of its first parent).
     public func apply(_ module: Module, named name: String, _ input: Tensor) throws -> Tensor {
-        let path = Module.join(currentPath, name)
+        let inputs = ModuleInputs(single: input, name: module.inputSignature.first?.name ?? "x")
+        let output = try apply(module, named: name, inputs: inputs)
+        return try Self.tensorOutput(output, of: module, at: Module.join(currentPath, name))
+    }
+
+    /// Runs the child `module` on named inputs (a module with several inputs, or a record output).
+    /// A module whose signature has one input has the site `path.input`; one with several has a
+    /// site `path.input.name` for each input given (and `path.input` for all of them together).
+    /// A record output's fields are sites `path.key`.
+    public func apply(_ module: Module, named name: String? = nil, inputs: ModuleInputs) throws -> ModuleValue {
+        let path = Module.join(currentPath, name ?? module.localName)
         pathStack.append(path)
         defer { pathStack.removeLast() }
-        let x = try visit(path + ".input", input)
+        let visited = try visitInputs(inputs, at: path + ".input", single: module.inputSignature.count == 1)
         let runner = replacements.isEmpty ? module : (replacements[path] ?? module)
-        let output = try runner.forward(x, context: self)
+        let output = try runner.forward(inputs: visited, context: self)
         return try visit(path, output)
     }
 
@@ -91,9 +104,43 @@ public final class ForwardContext {
 
     /// Runs a root module: its input and output are the sites `input` and `output`.
     public func run(_ model: Module, _ input: Tensor) throws -> Tensor {
-        let x = try visit("input", input)
-        let output = try model.forward(x, context: self)
+        let inputs = ModuleInputs(single: input, name: model.inputSignature.first?.name ?? "x")
+        return try Self.tensorOutput(try run(model, inputs: inputs), of: model, at: "output")
+    }
+
+    /// Runs a root module on named inputs: with one input in its signature the input is the site
+    /// `input`, with several each is `input.name`; the output is `output` (a record's fields
+    /// `output.key`).
+    public func run(_ model: Module, inputs: ModuleInputs) throws -> ModuleValue {
+        let visited = try visitInputs(inputs, at: "input", single: model.inputSignature.count == 1)
+        let output = try model.forward(inputs: visited, context: self)
         return try visit("output", output)
+    }
+
+    /// Passes a record or list value of the current module through (each tensor inside it is a
+    /// site below `name`).
+    public func site(_ name: String, _ value: ModuleValue) throws -> ModuleValue {
+        try visit(Module.join(currentPath, name), value)
+    }
+
+    /// The tensor of an output that callers of the one-tensor API need.
+    static func tensorOutput(_ output: ModuleValue, of module: Module, at path: String) throws -> Tensor {
+        guard case .tensor(let t) = output else {
+            throw LoupeError("\(module.typeName) at '\(path)' returns a \(output.kind), not a tensor: run it with its named inputs to get the record")
+        }
+        return t
+    }
+
+    private func visitInputs(_ inputs: ModuleInputs, at path: String, single: Bool) throws -> ModuleInputs {
+        if single, inputs.entries.count == 1 {
+            var result = inputs
+            result.set(0, try visit(path, inputs.entries[0].value))
+            return result
+        }
+        guard case .record(let fields) = try visit(path, .record(inputs.entries.map { ($0.name, $0.value) })) else {
+            return inputs
+        }
+        return ModuleInputs(fields.map { ($0.key, $0.value) })
     }
 
     /// Throws if a capture pattern or patch matched no activation (a misspelt path), naming it
@@ -146,20 +193,54 @@ public final class ForwardContext {
         return matches(parts.dropFirst(), segments.dropFirst())
     }
 
-    private func visit(_ path: String, _ value: Tensor) throws -> Tensor {
+    /// Passes every tensor of a value through its site. A record or list is itself a site: a
+    /// capture pattern that matches it records every tensor inside; a patch must name the tensors.
+    private func visit(_ path: String, _ value: ModuleValue, capturedAbove: Bool = false) throws -> ModuleValue {
+        switch value {
+        case .tensor(let t):
+            return .tensor(try visit(path, t, capturedAbove: capturedAbove))
+        case .number:
+            return value
+        case .record, .list:
+            visitedPaths.append(path)
+            for entry in patchList where Self.matches(entry.parts, path) && !entry.text.contains("*") {
+                throw LoupeError("patch: '\(path)' is a \(value.kind); patch the tensors inside it (\(value.leaves(prefix: path).prefix(4).map(\.path).joined(separator: ", ")))")
+            }
+            var captured = capturedAbove || captureAll
+            for pattern in capturePatterns where Self.matches(pattern.parts, path) {
+                matchedCaptures.insert(pattern.text)
+                captured = true
+            }
+            if case .record(let fields) = value {
+                return .record(try fields.map { ($0.key, try visit(Module.join(path, $0.key), $0.value, capturedAbove: captured)) })
+            }
+            guard case .list(let items) = value else { return value }
+            return .list(try items.enumerated().map { try visit(Module.join(path, String($0)), $1, capturedAbove: captured) })
+        }
+    }
+
+    private func visit(_ path: String, _ value: Tensor, capturedAbove: Bool = false) throws -> Tensor {
         visitedPaths.append(path)
         var result = value
         for entry in patchList where Self.matches(entry.parts, path) {
             usedPatches.insert(entry.text)
             result = try replace(result, with: entry.patch, path: path)
         }
-        var wanted = captureAll
+        var wanted = captureAll || capturedAbove
         for pattern in capturePatterns where Self.matches(pattern.parts, path) {
             matchedCaptures.insert(pattern.text)
             wanted = true
         }
         if wanted {
-            if differentiable, GradMode.isEnabled, !result.requiresGrad { result = result.requiringGrad() }
+            if differentiable, GradMode.isEnabled {
+                // Each captured site gets a node of its own, so the gradient at a site counts only
+                // what flows through it (one tensor can reach several sites: a conditioning
+                // vector fed to two layers is `block.input.c`, `block.scale.input` and
+                // `block.shift.input`).
+                let value = result
+                result = result.requiresGrad ? Tensor.record(value.detached(), op: "site", inputs: [value]) { [$0] }
+                                             : result.requiringGrad()
+            }
             activations[path] = result
         }
         return result

@@ -26,12 +26,36 @@ open class Module {
     /// Runs the module on `input`. Children are run with `context.apply(child, x)` so their
     /// inputs and outputs are recorded and can be patched.
     open func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
-        throw LoupeError("\(typeName): this module has no single-input forward")
+        let signature = inputSignature
+        guard signature.count > 1 else { throw LoupeError("\(typeName): this module has no single-input forward") }
+        throw LoupeError("\(typeName): takes the inputs (\(signature.map(\.name).joined(separator: ", "))), not one tensor")
+    }
+
+    /// The inputs the module's forward takes, in positional order. Most modules take one tensor
+    /// (its site is `path.input`); a module with several (a DiT block's `(x, c)`, a DETR decoder
+    /// layer's `(tgt, memory, pos, query_pos)`) overrides this and `forward(inputs:context:)`,
+    /// and each input it is given is then a site `path.input.name`.
+    open var inputSignature: [InputParameter] { [InputParameter("x")] }
+
+    /// Runs the module on named inputs and returns its output, which may be a record. The
+    /// default runs the one-tensor `forward(_:context:)`; modules with several inputs or a
+    /// record output override this instead.
+    open func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
+        guard inputs.entries.count == 1, case .tensor(let x) = inputs.entries[0].value else {
+            let given = inputs.entries.map { "\($0.name): \($0.value.kind)" }.joined(separator: ", ")
+            throw LoupeError("\(typeName): takes one tensor input, got (\(given))")
+        }
+        return .tensor(try forward(x, context: context))
     }
 
     /// Runs the module as a root (no capture, no patches): `try model(x)`.
     public func callAsFunction(_ input: Tensor) throws -> Tensor {
         try ForwardContext().run(self, input)
+    }
+
+    /// Runs the module as a root on named inputs: `try model(inputs: ModuleInputs.bind(...))`.
+    public func callAsFunction(inputs: ModuleInputs) throws -> ModuleValue {
+        try ForwardContext().run(self, inputs: inputs)
     }
 
     // MARK: Registration

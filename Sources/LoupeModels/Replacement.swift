@@ -30,9 +30,12 @@ public final class ReplacedModel: Module {
     /// The base model's type (the overlay is the same kind of model, edited).
     public override var typeName: String { base.typeName }
 
-    public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
+    /// The base model's inputs.
+    public override var inputSignature: [InputParameter] { base.inputSignature }
+
+    public override func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
         base.training = training
-        return try context.withReplacements(replacements) { try base.forward(input, context: context) }
+        return try context.withReplacements(replacements) { try base.forward(inputs: inputs, context: context) }
     }
 
     /// The base root's children, with replacements at their names.
