@@ -38,28 +38,28 @@ let package = Package(
         // Cores, each importing only those before it.
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
-        .target(name: "LoupeModels", dependencies: ["LoupeIO"], swiftSettings: numericFlags),
-        .target(name: "LoupeInversion", dependencies: ["LoupeModels"], swiftSettings: numericFlags),
+        .target(name: "LoupeModels", dependencies: ["LoupeTensor", "LoupeIO"], swiftSettings: numericFlags),
+        .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels"], swiftSettings: numericFlags),
         .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "LoupeScript", "CEditLine",
+                "LoupeTensor", "LoupeScript", "CEditLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
-        .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeScript"]),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeTensor", "LoupeIO", "LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),
+        .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript"], exclude: ["Scripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTensor
 
 /// The Fashion-MNIST data set (70,000 28x28 gray images of 10 clothing classes) read from the
 /// gzipped IDX files of the `dataset-fashion-mnist` package. Loaded splits are cached in memory

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import LoupeTensor
 #endif
 
 /// Low-level file helpers shared by the readers and writers: whole-file reads, read-only memory

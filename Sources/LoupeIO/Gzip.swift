@@ -1,4 +1,5 @@
 import CZlib
+import LoupeTensor
 
 /// gzip decompression through zlib's inflate.
 public enum Gzip {

@@ -1,3 +1,5 @@
+import LoupeTensor
+
 /// The IDX format of MNIST-style data sets (optionally gzipped): 2 zero bytes, a type code
 /// (0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64), the number of dimensions, one
 /// big-endian UInt32 per dimension, then the big-endian values.

@@ -1,3 +1,5 @@
+import LoupeTensor
+
 extension Images {
     /// Units of hue for `rgbToHSV` / `hsvToRGB`.
     public enum HueUnit: Sendable {

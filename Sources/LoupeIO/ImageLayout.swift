@@ -1,3 +1,5 @@
+import LoupeTensor
+
 extension Images {
     /// Crops the central `height` x `width` region (torchvision `center_crop` offsets:
     /// `round((H - height) / 2)`, ties to even). The crop must fit inside the image.

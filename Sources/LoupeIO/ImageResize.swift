@@ -1,3 +1,5 @@
+import LoupeTensor
+
 /// Image helpers on float32 tensors [C, H, W] (any leading dimensions: [..., H, W]). They are not
 /// differentiable and work on detached values.
 public enum Images {

@@ -1,3 +1,5 @@
+import LoupeTensor
+
 /// A strict RFC 8259 JSON value, as parsed by `JSONParser`. Integers that fit in Int64 are kept
 /// exact; duplicate object keys are rejected.
 public enum JSONValue: Equatable, Sendable {

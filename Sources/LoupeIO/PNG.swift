@@ -1,5 +1,6 @@
 import CPNG
 import Foundation
+import LoupeTensor
 
 /// Reading and writing PNG images as float32 tensors [C, H, W] with values in [0, 1].
 ///

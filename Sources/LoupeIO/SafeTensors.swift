@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTensor
 
 /// Entry points for the safetensors format: writing, and opening single files or sharded
 /// checkpoints (`*.safetensors.index.json`) as one collection.

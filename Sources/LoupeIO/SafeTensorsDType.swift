@@ -1,3 +1,5 @@
+import LoupeTensor
+
 /// The element types of the safetensors format, with their byte sizes and conversion to and
 /// from float32.
 public enum SafeTensorsDType: String, CaseIterable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeTensor
 
 /// The description of one tensor in a safetensors file.
 public struct SafeTensorInfo: Equatable, Sendable {

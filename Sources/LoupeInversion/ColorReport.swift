@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// Whether a colour perturbation survives reconstruction from one layer (means over images).
 public struct ColorReportRow: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// The kind of patch-embedding inverse at the end of a ViT inverse chain.
 public enum PatchInverseKind: String, Codable, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// Transposed 2-D convolution (torch `nn.ConvTranspose2d`, square kernel, no padding):
 /// `weight [in, out, k, k]`, `bias [out]`.

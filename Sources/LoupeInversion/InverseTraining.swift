@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// Options of `trainInverse`.
 public struct InverseTrainingOptions {

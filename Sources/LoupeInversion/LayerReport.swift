@@ -1,5 +1,7 @@
 import Foundation
 import LoupeTensor
+import LoupeIO
+import LoupeModels
 
 /// How faithfully an inverse chain reconstructs images from one layer (means over the images).
 public struct LayerReportRow: Sendable {

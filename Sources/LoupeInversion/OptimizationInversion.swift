@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// How a model's input images are normalised: `(image - mean[c]) / std[c]` per channel.
 public struct Normalization: Codable, Equatable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeIO
 
 /// A colour perturbation for the colour experiment (Rathjens et al.): applied in HSV.
 public enum ColorChange: Equatable, Sendable {

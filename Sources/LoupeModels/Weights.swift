@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeIO
 
 /// How a checkpoint's keys matched a model's parameters and buffers.
 public struct LoadReport: CustomStringConvertible, Sendable {

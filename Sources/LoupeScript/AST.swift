@@ -1,3 +1,5 @@
+import LoupeModels
+
 /// A call argument, positional (`label == nil`) or named.
 public struct CallArgument: Sendable {
     public var label: String?

@@ -1,6 +1,7 @@
 import Foundation
 import LoupeModels
 import LoupeTensor
+import LoupeInversion
 
 /// Reading and changing a model's internals by path: `capture`, `patch`, `paths` and
 /// `activation_grads`. Paths are module outputs (`blocks.3`, `layer2.0.conv1`), module inputs

@@ -2,6 +2,7 @@ import Foundation
 import LoupeInversion
 import LoupeModels
 import LoupeTensor
+import LoupeIO
 
 /// A trained (or loaded) inverse chain as a Loupe value (`type(inv)` is `"inverse"`).
 /// Attributes: `stages` (list of "from -> to"), `starts` (paths a reconstruction can start

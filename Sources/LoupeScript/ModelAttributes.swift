@@ -1,6 +1,7 @@
 import Foundation
 import LoupeModels
 import LoupeTensor
+import LoupeIO
 
 /// A model's attributes (`m.modules`, `m.params`, `m.param_count`, `m.classes`,
 /// `m.architecture`, `m.config`, `m.type`, `m.replaced`), calling a model (`m(x)`), and the input

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeTensor
+import LoupeModels
 
 /// Bindings of the tensor ops (elementwise, reductions, shape ops, indexing, linear algebra).
 /// One line per op; all are also tensor methods.

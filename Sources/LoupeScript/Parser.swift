@@ -1,3 +1,5 @@
+import LoupeModels
+
 /// Recursive-descent parser from tokens to statements.
 ///
 /// Precedence, loosest first: `|>`, `or`, `and`, `not`, comparisons, `+ -`, `* / % @`,

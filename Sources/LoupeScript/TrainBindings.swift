@@ -1,5 +1,7 @@
 import Foundation
 import LoupeModels
+import LoupeTensor
+import LoupeIO
 
 /// Training and evaluating classifiers from the language: `train` and `evaluate` on the
 /// models core's `Trainer`.

@@ -1,5 +1,7 @@
 import Foundation
 import LoupeInversion
+import LoupeTensor
+import LoupeModels
 
 /// Inversion rows on a demo-sized Fashion-MNIST ViT (28x28, patch 4, dim 96, depth 6, 3 heads,
 /// random timm initialisation): 200 Adam steps of pixel inversion against the block-5 output,

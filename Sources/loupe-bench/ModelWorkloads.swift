@@ -1,5 +1,6 @@
 import CBLAS
 import LoupeTensor
+import LoupeModels
 
 /// Rows built from the neural-network ops: conv2d (vs the sgemm of its im2col product),
 /// softmax / layer norm / gelu (GB/s vs memcpy of the same bytes) and a ViT-B block forward +

@@ -1,4 +1,5 @@
 import LoupeTensor
+import LoupeModels
 
 /// A ViT-B encoder block (pre-norm, 12 heads, MLP 3072) on 197 tokens, batch 1; the loss is
 /// the sum of the output (seed of ones), as `out.sum().backward()` in bench_torch.py.

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeIO
+import LoupeTensor
 
 /// The fuzz targets: each takes arbitrary bytes and must either succeed or throw a LoupeError,
 /// never crash, hang or allocate without bound.

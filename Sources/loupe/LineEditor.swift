@@ -2,6 +2,7 @@ import CEditLine
 import Foundation
 import Glibc
 import LoupeScript
+import LoupeTensor
 
 /// The prompt text libedit shows; a global because libedit's prompt callback is a plain C
 /// function pointer without context.

@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeIO
+import LoupeTensor
+import LoupeTestSupport
 
 final class ImageTests: XCTestCase {
     func testResizeMatchesPyTorch() throws {

@@ -1,5 +1,6 @@
 import XCTest
 import LoupeIO
+import LoupeTensor
 
 /// Pixel checks on hand-derived cases. A 480x320 panel without a title has its plot area at
 /// columns 60...463 and rows 24...283 (LinePlot's margins).

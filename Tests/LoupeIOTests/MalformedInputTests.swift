@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LoupeIO
+import LoupeTensor
 
 /// A corpus of malformed inputs generated here: every case must throw a LoupeError naming the
 /// source, none may crash.

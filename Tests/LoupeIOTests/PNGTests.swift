@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import LoupeIO
+import LoupeTensor
+import LoupeTestSupport
 
 final class PNGTests: XCTestCase {
     func testFixturesOfEveryColourTypeAndDepthDecode() throws {

@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeTestSupport
 
 final class ImageMetricsTests: XCTestCase {
     /// MSE, PSNR and SSIM match scikit-image on colour and gray images of several sizes.

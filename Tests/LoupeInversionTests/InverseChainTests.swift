@@ -1,5 +1,8 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeModels
+import LoupeTestSupport
 
 final class InverseChainTests: XCTestCase {
     /// The analytic patch inverse recovers the images from the token embedding, for grayscale and

@@ -1,5 +1,8 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeIO
+import LoupeModels
 
 /// A randomly initialised tiny ViT.
 func tinyViT(imageSize: Int = 16, patch: Int = 4, dim: Int = 32, depth: Int = 2, heads: Int = 2, channels: Int = 1,

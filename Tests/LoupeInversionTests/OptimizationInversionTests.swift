@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeTestSupport
 
 final class OptimizationInversionTests: XCTestCase {
     func testTotalVariationGradients() throws {

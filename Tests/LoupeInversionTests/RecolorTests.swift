@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeTestSupport
 
 final class RecolorTests: XCTestCase {
     /// A 2 x 2 image: red, dark green (value 0.5), gray, and half-saturated blue.

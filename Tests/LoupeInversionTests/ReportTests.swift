@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeModels
 
 final class ReportTests: XCTestCase {
     /// With an analytic patch inverse the reconstruction from the tokens is exact: MSE ~ 0,

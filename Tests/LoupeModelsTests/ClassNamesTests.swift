@@ -1,5 +1,6 @@
 import XCTest
 import LoupeModels
+import LoupeIO
 
 final class ClassNamesTests: XCTestCase {
     func testClassNamesRoundTripThroughCheckpointMetadata() throws {

@@ -1,4 +1,4 @@
-@_exported import LoupeTestSupport
+import LoupeTestSupport
 
 /// This target's committed fixtures (Tests/LoupeModelsTests/Fixtures).
 let Fixtures = FixtureDirectory(testFile: #filePath)

@@ -1,5 +1,7 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
+import LoupeTestSupport
 
 final class InterventionTests: XCTestCase {
     func testCapturePaths() throws {

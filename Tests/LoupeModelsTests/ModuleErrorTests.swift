@@ -1,5 +1,6 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
 
 /// Error messages of the model layers name the op and the shapes or values at fault.
 final class ModuleErrorTests: XCTestCase {

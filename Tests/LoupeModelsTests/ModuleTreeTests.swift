@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeModels
+import LoupeTensor
 
 final class ModuleTreeTests: XCTestCase {
     func testPathsAndTypes() throws {

@@ -2,6 +2,8 @@ import Foundation
 import XCTest
 import LoupeModels
 import LoupeTestSupport
+import LoupeTensor
+import LoupeIO
 
 final class ReplacementTests: XCTestCase {
     /// A freshly initialised MLP of width 48 (the fixture ViT's) with a narrower hidden layer.

@@ -1,5 +1,6 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
 
 final class ResNetInitializationTests: XCTestCase {
     /// torchvision: convolutions normal with std sqrt(2 / fan_out), batch norms at identity,

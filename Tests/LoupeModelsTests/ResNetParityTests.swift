@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 import LoupeModels
+import LoupeTensor
+import LoupeTestSupport
 
 /// Loupe's ResNet against torchvision's resnet18 and resnet50 (Scripts/fixtures/models_torchvision.py).
 /// The weights come from a formula of each tensor's name and element index, the same in the

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 import LoupeModels
+import LoupeTensor
+import LoupeTestSupport
 
 /// The timm parity fixtures written by Scripts/fixtures/models_timm.py.
 enum TimmFixtures {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeModels
+import LoupeTensor
 
 /// A linear classifier on flattened images, for training tests.
 private final class FlatLinear: Module {

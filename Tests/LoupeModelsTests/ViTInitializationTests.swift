@@ -1,5 +1,6 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
 
 final class ViTInitializationTests: XCTestCase {
     func testInitializationFollowsTimmAndIsSeeded() throws {

@@ -1,5 +1,8 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
+import LoupeIO
+import LoupeTestSupport
 
 /// Loupe's ViT against timm's VisionTransformer on the committed fixtures.
 final class ViTParityTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 import LoupeModels
+import LoupeIO
 
 final class WeightLoadingTests: XCTestCase {
     func testStrictLoadingNamesMissingUnexpectedAndMismatchedKeys() throws {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeScript
+import LoupeTensor
 
 final class ErrorFormatTests: XCTestCase {
     func error(_ code: String) -> ScriptError? {

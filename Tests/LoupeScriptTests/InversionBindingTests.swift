@@ -2,6 +2,7 @@ import XCTest
 import LoupeModels
 import LoupeInversion
 @testable import LoupeScript
+import LoupeTensor
 
 /// Inversion builtins under the interpreter's step budget, on a tiny random ViT given as `m`.
 final class InversionBindingTests: XCTestCase {

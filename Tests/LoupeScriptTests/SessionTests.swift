@@ -1,6 +1,7 @@
 import XCTest
 @testable import LoupeScript
 import LoupeTensor
+import LoupeModels
 
 final class SessionTests: XCTestCase {
     func makeSession() -> (ReplSession, () -> [String]) {

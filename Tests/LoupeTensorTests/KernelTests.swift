@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import LoupeTensor
+import LoupeTestSupport
 
 /// Edge cases of the specialised kernels: broadcast layouts, odd lengths, views, and the
 /// parallel split of large tensors. References are computed here element by element from

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeTensor
+import LoupeTestSupport
 
 /// Finite-difference checks of composed blocks (conv-bn-relu, attention block, losses) and
 /// hand-derived behaviour.

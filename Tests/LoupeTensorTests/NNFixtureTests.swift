@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeTensor
+import LoupeTestSupport
 
 /// Every NN op against PyTorch (Scripts/fixtures/nn_ops.py): forward output and the gradients
 /// of every input under a random upstream gradient.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeTensor
+import LoupeTestSupport
 
 /// Forward values and input gradients of every tensor op against PyTorch
 /// (Fixtures/tensor_ops.json, written by Scripts/fixtures/tensor_ops.py).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import LoupeTensor
+import LoupeTestSupport
 
 /// Hand-derived cases, finite-difference gradients of composed functions and error messages for
 /// the tensor ops.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoupeIO
+import LoupeTensor
 
 /// A fresh temporary directory per test, removed afterwards.
 final class TemporaryDirectory {

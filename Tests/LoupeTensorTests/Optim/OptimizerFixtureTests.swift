@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoupeTensor
+import LoupeTestSupport
 
 /// Optimizer trajectories, schedules and gradient clipping against PyTorch
 /// (Scripts/fixtures/optimizers.py).

@@ -1,5 +1,6 @@
 import XCTest
 import LoupeTensor
+import LoupeTestSupport
 
 /// End-to-end: composed differentiable functions, their gradients, and optimizers reducing a loss.
 final class OptimizerTrainingTests: XCTestCase {

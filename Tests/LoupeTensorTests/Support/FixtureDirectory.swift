@@ -1,4 +1,4 @@
-@_exported import LoupeTestSupport
+import LoupeTestSupport
 
 /// This target's committed fixtures (Tests/<Target>/Fixtures).
 let Fixtures = FixtureDirectory(testFile: #filePath)
