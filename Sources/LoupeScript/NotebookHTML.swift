@@ -54,35 +54,72 @@ public enum NotebookHTML {
         return out
     }
 
-    /// The page for cells with their outputs and, per cell, PNG images.
-    public static func render(title: String, cells: [Cell], images: [[[UInt8]]], failure: String?) -> String {
+    /// The page for cells with their outputs and, per cell, PNG images; `titles` (one per cell,
+    /// may be empty) head the cells. Each output follows its own cell's code. Images narrower
+    /// than `minimumImageWidth` are drawn enlarged by a whole factor with nearest-neighbour
+    /// sampling (a 28x28 image at 112 px), and every image is titled with its shape [C, H, W].
+    public static func render(title: String, cells: [Cell], images: [[[UInt8]]], failure: String?,
+                              titles: [String] = []) -> String {
         var html = """
         <!DOCTYPE html>
         <html><head><meta charset="utf-8"><title>\(escape(title))</title>
         <style>
         body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}
         .cell{margin:1em 0;border-left:3px solid #ccd;padding-left:1em}
+        h2{font-size:1.1em;margin:.2em 0}
         .n{color:#075}.k{color:#a0a;font-weight:bold}.s{color:#b50}.c{color:#888}
         pre{margin:.3em 0;white-space:pre-wrap}pre.code{background:#f6f6fa;padding:.5em}
         pre.out{color:#333}pre.err{color:#b00}.label{color:#99a;font-size:.8em}
+        figure{display:inline-block;margin:.3em .6em .3em 0}figcaption{color:#667;font-size:.8em}
         img{image-rendering:pixelated;max-width:100%;border:1px solid #ddd}
         </style></head><body>
         <h1>\(escape(title))</h1>
 
         """
         for (k, cell) in cells.enumerated() {
-            html += "<div class=cell><div class=label>[\(cell.number)]</div>\n"
-            html += "<pre class=code>\(highlight(cell.code))</pre>\n"
+            html += "<div class=cell id=\"cell-\(cell.number)\"><div class=label>[\(cell.number)]</div>\n"
+            if k < titles.count, !titles[k].isEmpty { html += "<h2>\(escape(titles[k]))</h2>\n" }
+            if !cell.code.isEmpty { html += "<pre class=code>\(highlight(cell.code))</pre>\n" }
             if !cell.output.isEmpty {
                 html += "<pre class=out>\(escape(cell.output.joined(separator: "\n")))</pre>\n"
             }
-            for png in (k < images.count ? images[k] : []) {
-                html += "<img alt=\"cell \(cell.number) image\" src=\"data:image/png;base64,\(Data(png).base64EncodedString())\">\n"
-            }
+            for png in (k < images.count ? images[k] : []) { html += figure(png, cell: cell.number) }
             html += "</div>\n"
         }
         if let failure { html += "<pre class=err>\(escape(failure))</pre>\n" }
         html += "</body></html>\n"
         return html
+    }
+
+    /// Images narrower than this are enlarged by a whole factor.
+    public static let minimumImageWidth = 112
+
+    /// An image with its shape as caption, enlarged when small.
+    static func figure(_ png: [UInt8], cell: Int) -> String {
+        let source = "data:image/png;base64,\(Data(png).base64EncodedString())"
+        guard let header = pngHeader(png) else {
+            return "<figure><img alt=\"cell \(cell) image\" src=\"\(source)\"></figure>\n"
+        }
+        let shape = "[\(header.channels), \(header.height), \(header.width)]"
+        let factor = header.width >= minimumImageWidth ? 1 : (minimumImageWidth + header.width - 1) / max(1, header.width)
+        return "<figure><img alt=\"cell \(cell) image \(shape)\" width=\(header.width * factor) height=\(header.height * factor) "
+            + "src=\"\(source)\"><figcaption>\(shape)</figcaption></figure>\n"
+    }
+
+    /// Width, height and channel count from a PNG's IHDR chunk, or nil when it is not a PNG.
+    static func pngHeader(_ png: [UInt8]) -> (width: Int, height: Int, channels: Int)? {
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard png.count >= 26, Array(png[0..<8]) == signature, Array(png[12..<16]) == Array("IHDR".utf8) else { return nil }
+        func word(_ at: Int) -> Int { png[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        let channels: Int
+        switch png[25] {
+        case 0: channels = 1
+        case 2: channels = 3
+        case 3: channels = 3
+        case 4: channels = 2
+        case 6: channels = 4
+        default: return nil
+        }
+        return (word(16), word(20), channels)
     }
 }

@@ -132,9 +132,8 @@ public final class ReplSession {
             } catch { write("error: :save: \(error)") }
         case ":load":
             guard !arg.isEmpty else { write("error: :load needs a file name"); break }
-            guard let data = FileManager.default.contents(atPath: arg), let text = String(data: data, encoding: .utf8) else {
-                write("error: :load: cannot read '\(arg)'"); break
-            }
+            let text: String
+            do { text = try ScriptText.read(arg) } catch { write("error: :load: \(error)"); break }
             for cell in SessionFile.parse(text).cells where !cell.code.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 if !runCell(cell.code) { break }
             }

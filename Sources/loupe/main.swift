@@ -42,19 +42,23 @@ struct Loupe: ParsableCommand {
             return
         }
         guard args.count == 1 else { throw ValidationError("unexpected arguments: \(args.dropFirst().joined(separator: " "))") }
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            FileHandle.standardError.write("loupe: cannot read \(file)\n".data(using: .utf8)!)
+        let text: String
+        do { text = try ScriptText.read(file) } catch {
+            FileHandle.standardError.write("loupe: \(error)\n".data(using: .utf8)!)
             throw ExitCode(2)
         }
         let runner = ScriptRunner()
         // Each printed line is written (and flushed, also into a pipe or log file) as it happens.
-        let report = runner.run(text: text, name: file, verify: verify) { line in
+        let echo: (String) -> Void = { line in
             print(line)
             fflush(stdout)
         }
+        // A page shows a plain script as notebook cells, each with the value of its last expression.
+        let (report, titles) = html != nil && !verify ? runner.runNotebook(text: text, name: file, echo: echo)
+                                                     : (runner.run(text: text, name: file, verify: verify, echo: echo), [])
         if let html {
             let page = NotebookHTML.render(title: (file as NSString).lastPathComponent, cells: report.cells,
-                                           images: report.images, failure: report.failure)
+                                           images: report.images, failure: report.failure, titles: titles)
             do { try page.write(toFile: html, atomically: true, encoding: .utf8) } catch {
                 FileHandle.standardError.write("loupe: cannot write \(html): \(error)\n".data(using: .utf8)!)
                 throw ExitCode(2)
