@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "LoupeTensor", targets: ["LoupeTensor"]),
         .library(name: "LoupeIO", targets: ["LoupeIO"]),
         .library(name: "LoupeModels", targets: ["LoupeModels"]),
+        .library(name: "LoupeInputOptimization", targets: ["LoupeInputOptimization"]),
         .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
@@ -39,8 +40,9 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
         .target(name: "LoupeModels", dependencies: ["LoupeIO"], swiftSettings: numericFlags),
-        .target(name: "LoupeInversion", dependencies: ["LoupeModels"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion"]),
+        .target(name: "LoupeInputOptimization", dependencies: ["LoupeModels"], swiftSettings: numericFlags),
+        .target(name: "LoupeInversion", dependencies: ["LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
@@ -57,6 +59,7 @@ let package = Package(
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeInputOptimizationTests", dependencies: ["LoupeInputOptimization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeScript"], exclude: ["Scripts"]),

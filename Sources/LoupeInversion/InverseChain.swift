@@ -1,4 +1,5 @@
 import Foundation
+import LoupeInputOptimization
 import LoupeTensor
 
 /// The kind of patch-embedding inverse at the end of a ViT inverse chain.

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeInputOptimization
 import LoupeInversion
 
 /// Inversion rows on a demo-sized Fashion-MNIST ViT (28x28, patch 4, dim 96, depth 6, 3 heads,

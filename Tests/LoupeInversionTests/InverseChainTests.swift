@@ -1,4 +1,5 @@
 import XCTest
+import LoupeInputOptimization
 @testable import LoupeInversion
 
 final class InverseChainTests: XCTestCase {
