@@ -58,7 +58,8 @@ public struct Objective {
 
     /// Minus the mean over the batch (or image `batch`) of one unit: channel `channel` at
     /// `position` (one index per axis after the batch other than the channel axis; nil: the
-    /// centre, `size / 2` on each axis, as lucent's `neuron`).
+    /// centre, `size / 2` on each axis, as lucent's `neuron` on square maps; lucent takes the
+    /// row from the width and the column from the height).
     public static func neuron(_ layer: String, _ channel: Int, position: [Int]? = nil, channelAxis: Int = 1,
                               batch: Int? = nil) -> Objective {
         let at = position.map { "\($0)" } ?? "centre"

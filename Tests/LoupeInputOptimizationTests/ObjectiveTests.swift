@@ -71,6 +71,24 @@ final class ObjectiveTests: XCTestCase {
         }
     }
 
+    /// Several activations from one pass, which stops after the last one needed.
+    func testActivationsAtSeveralPaths() throws {
+        var generator = RandomGenerator(seed: 7)
+        let conv = try Conv2d(1, 2, kernel: 3, padding: 1)
+        conv.weight.value = try Tensor.uniform([2, 1, 3, 3], low: -1, high: 1, generator: &generator)
+        let model = Sequential([conv, ReLU(), Identity()])
+        let x = try Tensor.uniform([2, 1, 4, 4], generator: &generator)
+        let found = try activations(model, x, at: ["1", "0"])
+        let reference = try capture(model, x, ["0", "1"])
+        XCTAssertEqual(found.keys.sorted(), ["0", "1"])
+        for path in ["0", "1"] { XCTAssertEqual(found[path]?.scalars, reference[path]?.scalars, path) }
+        XCTAssertEqual(try activation(model, x, at: "1").scalars, reference["1"]?.scalars)
+        XCTAssertThrowsError(try activations(model, x, at: ["*"])) { error in
+            XCTAssertTrue("\(error)".contains("must be one activation path, not a pattern"), "\(error)")
+        }
+        XCTAssertEqual(try activations(model, x, at: []).count, 0)
+    }
+
     func testErrors() throws {
         let acts = ["l": try maps()]
         XCTAssertThrowsError(try Objective.channel("l", 3)(acts)) { error in
