@@ -22,8 +22,9 @@ public func frechetDistance(_ a: Tensor, _ b: Tensor) throws -> Double {
         throw LoupeError("frechet_distance: features \(shapes) need at least 2 rows each for a covariance")
     }
     let d = a.shape[1]
-    guard d <= 1 << 14 else {
-        throw LoupeError("frechet_distance: features \(shapes) have too many columns (at most \(1 << 14))")
+    // Up to seven d x d double matrices are alive at once: 3.5 GB at the limit.
+    guard d <= 1 << 13 else {
+        throw LoupeError("frechet_distance: features \(shapes) have too many columns (at most \(1 << 13))")
     }
     let (meanA, covarianceA) = try FeatureGaussian.fit(a, op: "frechet_distance")
     let (meanB, covarianceB) = try FeatureGaussian.fit(b, op: "frechet_distance")
