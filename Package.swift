@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "LoupeTensor", targets: ["LoupeTensor"]),
         .library(name: "LoupeIO", targets: ["LoupeIO"]),
         .library(name: "LoupeModels", targets: ["LoupeModels"]),
+        .library(name: "LoupeInputOptimization", targets: ["LoupeInputOptimization"]),
         .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
@@ -39,8 +40,9 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
         .target(name: "LoupeModels", dependencies: ["LoupeTensor", "LoupeIO"], swiftSettings: numericFlags),
-        .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion"]),
+        .target(name: "LoupeInputOptimization", dependencies: ["LoupeTensor", "LoupeModels"], swiftSettings: numericFlags),
+        .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
@@ -50,14 +52,15 @@ let package = Package(
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeTensor", "LoupeIO", "LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeInputOptimizationTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript"], exclude: ["Scripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),

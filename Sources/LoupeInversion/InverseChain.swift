@@ -1,4 +1,5 @@
 import Foundation
+import LoupeInputOptimization
 import LoupeTensor
 import LoupeModels
 

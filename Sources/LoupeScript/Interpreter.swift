@@ -259,7 +259,7 @@ public final class Interpreter {
             case .record(let r): items = r.keys.map { .string($0) }
             case .tensor(let t):
                 guard t.rank > 0 else { throw fail("for: cannot iterate over a rank-0 tensor", seqExpr.pos) }
-                items = try (0..<t.shape[0]).map { .tensor(try TensorIndexing.select(t, [.index($0)])) }
+                items = try (0..<t.shape[0]).map { .tensor(try t.indexed([.index($0)])) }
             default: throw fail("for: cannot iterate over a \(seq.typeName)", seqExpr.pos)
             }
             let mark = temporaries.count
@@ -320,9 +320,9 @@ public final class Interpreter {
                 let updated: Tensor
                 do {
                     switch value {
-                    case .tensor(let v): updated = try TensorIndexing.replacing(t, region, with: v)
-                    case .number(let n): updated = try TensorIndexing.replacing(t, region, with: Tensor(Float(n)))
-                    case .bool(let b): updated = try TensorIndexing.replacing(t, region, with: Tensor(b ? 1 : 0))
+                    case .tensor(let v): updated = try t.replacing(region, with: v)
+                    case .number(let n): updated = try t.replacing(region, with: Tensor(Float(n)))
+                    case .bool(let b): updated = try t.replacing(region, with: Tensor(b ? 1 : 0))
                     default: throw fail("cannot assign a \(value.typeName) into a tensor (use a number or a tensor)", p)
                     }
                 } catch let error as LoupeError {

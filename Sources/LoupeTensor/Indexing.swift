@@ -1,32 +1,6 @@
-/// One item of a basic (NumPy-style) index: `indexed([.index(0), .range(start: 1, end: nil,
-/// step: 2), .newAxis])`.
-public enum IndexSpec: Equatable, Sendable {
-    /// A single position (negative counts from the end); removes the axis.
-    case index(Int)
-    /// A Python slice `start:end:step` (nil = default).
-    case range(start: Int?, end: Int?, step: Int?)
-    /// The whole axis (`:`).
-    case all
-    /// A new size-1 axis (`None` / `np.newaxis`).
-    case newAxis
-}
-
-/// Slicing, index selection, gather and scatter-add, and basic indexing. All differentiable.
+/// Slicing, index selection, gather and scatter-add (basic indexing is in `BasicIndexing.swift`). All
+/// differentiable.
 extension Tensor {
-    /// Resolves a Python slice against length `n`: first index, step and element count.
-    static func resolveSlice(start: Int?, end: Int?, step: Int, length n: Int) -> (first: Int, count: Int) {
-        if step > 0 {
-            var s = start ?? 0, e = end ?? n
-            if s < 0 { s += n }; if e < 0 { e += n }
-            s = Swift.min(Swift.max(s, 0), n); e = Swift.min(Swift.max(e, 0), n)
-            return (s, e > s ? (e - s - 1) / step + 1 : 0)
-        }
-        var s = start ?? n - 1, e = end ?? -n - 1
-        if s < 0 { s += n }; if e < 0 { e += n }
-        s = Swift.min(Swift.max(s, -1), n - 1); e = Swift.min(Swift.max(e, -1), n - 1)
-        return (s, s > e ? (s - e - 1) / (-step) + 1 : 0)
-    }
-
     /// Python slicing `start:end:step` along `axis` (negative indices count from the end). A view
     /// when step > 0, a copy for negative steps.
     public func sliced(axis: Int, start: Int? = nil, end: Int? = nil, step: Int = 1) throws -> Tensor {
@@ -35,7 +9,8 @@ extension Tensor {
         guard step != 0 && step != Int.min else {
             throw LoupeError("slice: invalid step \(step) (axis \(axis) of shape \(describe(shape: shape)))")
         }
-        let (first, count) = Tensor.resolveSlice(start: start, end: end, step: step, length: shape[a])
+        let resolved = SliceRange(start: start, end: end, validStep: step, length: shape[a])
+        let first = resolved.first, count = resolved.count
         var maps = identityMaps
         maps[a] = (0..<count).map { first + $0 * step }
         if step < 0 { return mapped(maps, op: "slice") }
@@ -152,49 +127,5 @@ extension Tensor {
             }
             return [grad, sourceGrad]
         }
-    }
-
-    /// A view without size-1 axis `axis` (strides kept, so no copy even for strided views).
-    func droppingUnitAxis(_ axis: Int) -> Tensor {
-        var newShape = shape, newStrides = strides
-        newShape.remove(at: axis)
-        newStrides.remove(at: axis)
-        let view = Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
-        let original = shape
-        return Tensor.record(view, op: "index", inputs: [self]) { grad in [try grad.reshaped(original)] }
-    }
-
-    /// NumPy basic indexing: integers drop an axis, ranges slice it (views), `.newAxis` inserts
-    /// one; axes not mentioned are kept whole.
-    public func indexed(_ specs: [IndexSpec]) throws -> Tensor {
-        let consuming = specs.filter { $0 != .newAxis }.count
-        guard consuming <= rank else {
-            throw LoupeError("index: \(consuming) indices given for a tensor of shape \(describe(shape: shape))")
-        }
-        var result = self
-        var axis = 0  // current axis of `result`
-        var sourceAxis = 0
-        for spec in specs {
-            switch spec {
-            case .index(let i):
-                let n = shape[sourceAxis]
-                guard i >= -n && i < n else {
-                    throw LoupeError("index: index \(i) is out of range for axis \(sourceAxis) of shape \(describe(shape: shape))")
-                }
-                let p = i < 0 ? i + n : i
-                result = try result.sliced(axis: axis, start: p, end: p + 1).droppingUnitAxis(axis)
-                sourceAxis += 1
-            case .range(let start, let end, let step):
-                guard step != 0 && step != Int.min else { throw LoupeError("index: invalid slice step (axis \(sourceAxis) of shape \(describe(shape: shape)))") }
-                result = try result.sliced(axis: axis, start: start, end: end, step: step ?? 1)
-                axis += 1; sourceAxis += 1
-            case .all:
-                axis += 1; sourceAxis += 1
-            case .newAxis:
-                result = try result.unsqueezed(axis: axis)
-                axis += 1
-            }
-        }
-        return result
     }
 }

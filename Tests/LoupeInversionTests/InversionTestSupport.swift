@@ -1,4 +1,5 @@
 import XCTest
+import LoupeInputOptimization
 @testable import LoupeInversion
 import LoupeTensor
 import LoupeIO

@@ -1,20 +1,10 @@
 import XCTest
+import LoupeInputOptimization
 @testable import LoupeInversion
 import LoupeTensor
 import LoupeTestSupport
 
 final class OptimizationInversionTests: XCTestCase {
-    func testTotalVariationGradients() throws {
-        var generator = RandomGenerator(seed: 5)
-        let x = try Tensor.uniform([2, 2, 4, 5], generator: &generator)
-        try assertGradientsMatchFiniteDifferences([x], step: 1e-2, rtol: 1e-2, atol: 1e-4) { inputs in
-            try Regularizers.totalVariation(inputs[0])
-        }
-        // Hand value: a 1 x 1 x 2 x 2 image [[0, 1], [0, 1]]: dy = 0, dx = 1 everywhere.
-        let step = try Tensor(shape: [1, 1, 2, 2], scalars: [0, 1, 0, 1])
-        XCTAssertEqual(try Regularizers.totalVariation(step).item(), 1, accuracy: 1e-6)
-    }
-
     /// The patch embedding (+ position embedding) is linear and injective here, so inverting its
     /// output recovers the images.
     func testRecoversImagesFromPatchEmbedding() throws {
@@ -55,38 +45,6 @@ final class OptimizationInversionTests: XCTestCase {
         // Same seed, same run.
         let again = try invert(model, images: images, layer: "blocks.0", options: options)
         XCTAssertEqual(again.losses, result.losses)
-    }
-
-    /// A Fourier parameterisation started from an image renders that image.
-    func testFourierInitialImageRoundTrips() throws {
-        var generator = RandomGenerator(seed: 2)
-        let image = try Tensor.uniform([1, 3, 8, 7], low: 0.1, high: 0.9, generator: &generator)
-        let fourier = try ImageParameterization(.fourier, shape: [1, 3, 8, 7], initial: image, generator: &generator)
-        assertClose(try fourier.render(), image, rtol: 0, atol: 1e-4)
-    }
-
-    /// lucent's normalised colour matrix (numpy: `c / max(norm(c, axis=0))`) and a rendered pixel:
-    /// with t = (0.5, -1, 2) in the decorrelated space, RGB = sigmoid(t @ matrix.T).
-    func testColorDecorrelationMatchesLucent() throws {
-        let expected: [[Float]] = [[0.56282854, 0.19482528, 0.0432945], [0.5844758, 0, -0.10823626],
-                                   [0.5844758, -0.19482528, 0.06494176]]
-        for r in 0..<3 { for c in 0..<3 { XCTAssertEqual(ColorDecorrelation.matrix[r][c], expected[r][c], accuracy: 1e-6) } }
-        let t = try Tensor(shape: [1, 3, 1, 1], scalars: [0.5, -1, 2])
-        assertClose(try ColorDecorrelation.apply(t).sigmoid(), try Tensor(shape: [1, 3, 1, 1], scalars: [0.5431866, 0.5189323, 0.64952385]),
-                    rtol: 0, atol: 1e-6)
-        assertClose(try ColorDecorrelation.apply(try ColorDecorrelation.apply(t), inverse: true), t, rtol: 0, atol: 1e-5)
-    }
-
-    /// Both parameterisations, decorrelated, started from an image render that image.
-    func testDecorrelatedInitialImageRoundTrips() throws {
-        var generator = RandomGenerator(seed: 5)
-        let image = try Tensor.uniform([2, 3, 6, 5], low: 0.1, high: 0.9, generator: &generator)
-        for kind in [InversionOptions.Parameterization.pixel, .fourier] {
-            let parameterized = try ImageParameterization(kind, shape: [2, 3, 6, 5], initial: image, decorrelate: true,
-                                                          generator: &generator)
-            XCTAssertTrue(parameterized.decorrelate)
-            assertClose(try parameterized.render(), image, rtol: 0, atol: 1e-4)
-        }
     }
 
     func testErrors() throws {

@@ -184,8 +184,8 @@ final class TensorOpsTests: XCTestCase {
         assertThrows("flip: axis 5 is out of range for a tensor of rank 2") { try x.flipped(axes: [5]) }
         assertThrows("tile: multiples [-1] must be non-negative") { try x.tiled([-1]) }
         assertThrows("repeat_interleave: count must be non-negative, got -2") { try x.repeated(-2, axis: 0) }
-        assertThrows("index: 3 indices given for a tensor of shape [2, 3]") { try x.indexed([.index(0), .all, .all]) }
-        assertThrows("index: index 2 is out of range for axis 0 of shape [2, 3]") { try x.indexed([.index(2)]) }
+        assertThrows("index: 3 indices for a tensor of shape [2, 3]") { try x.indexed([.index(0), .all, .all]) }
+        assertThrows("index: index 2 is out of range for axis 0 of size 2 (shape [2, 3])") { try x.indexed([.index(2)]) }
         assertThrows("outer: expected two vectors, got shapes [2, 3] and [3]") { try Tensor.outer(x, Tensor([1, 2, 3])) }
         assertThrows("pinv: expected a matrix, got shape [3]") { try Tensor([1, 2, 3]).pseudoInverse() }
         assertThrows("arange: invalid range start 0.0, end 1.0, step 0.0") { try Tensor.arange(start: 0, end: 1, step: 0) }

@@ -1,0 +1,18 @@
+import LoupeTensor
+
+// `ConvTranspose2d` as an architecture, so a model edited by `replace` with one can be saved.
+// Rebuilding it by name needs `ModelRegistry.register(ConvTranspose2d.self)` (or an entry in the
+// registry's table).
+
+extension ConvTranspose2d: Architecture {
+    struct Config: Codable { var inChannels: Int; var outChannels: Int; var kernel: Int; var stride: Int }
+    public static let architectureName = "conv_transpose2d"
+    public func configurationJSON() throws -> String {
+        let shape = weight.shape
+        return try encodeConfiguration(Config(inChannels: shape[0], outChannels: shape[1], kernel: shape[2], stride: stride))
+    }
+    public static func build(configurationJSON: String) throws -> Module {
+        let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
+        return try ConvTranspose2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride)
+    }
+}
