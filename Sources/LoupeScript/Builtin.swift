@@ -175,6 +175,7 @@ public struct Arguments {
         error(name, "\(builtin.name): argument '\(name)' must be \(expected), got \(self[name].typeName)")
     }
 
+    /// A number (booleans and one-element tensors convert).
     public func number(_ name: String) throws -> Double {
         let i = try checkedSlot(name)
         switch values[i] {
@@ -185,6 +186,7 @@ public struct Arguments {
         }
     }
 
+    /// An integral number.
     public func int(_ name: String) throws -> Int {
         let n = try number(name)
         guard n.isFinite, n == n.rounded(), abs(n) < 1e15 else {
@@ -193,21 +195,25 @@ public struct Arguments {
         return Int(n)
     }
 
+    /// A string.
     public func string(_ name: String) throws -> String {
         guard case .string(let s) = values[try checkedSlot(name)] else { throw typeError(name, "a string") }
         return s
     }
 
+    /// `true` or `false`.
     public func bool(_ name: String) throws -> Bool {
         guard case .bool(let b) = values[try checkedSlot(name)] else { throw typeError(name, "true or false") }
         return b
     }
 
+    /// A list (the variadic parameter is one).
     public func list(_ name: String) throws -> ListBox {
         guard case .list(let l) = values[try checkedSlot(name)] else { throw typeError(name, "a list") }
         return l
     }
 
+    /// A record.
     public func record(_ name: String) throws -> RecordBox {
         guard case .record(let r) = values[try checkedSlot(name)] else { throw typeError(name, "a record") }
         return r
@@ -255,6 +261,7 @@ public struct Arguments {
         }
     }
 
+    /// A number as a `Float`.
     public func float(_ name: String) throws -> Float { Float(try number(name)) }
 
     /// Axes: nil (all), one integer, or a list of integers.

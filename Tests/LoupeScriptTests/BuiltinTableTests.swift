@@ -72,6 +72,42 @@ final class BuiltinTableTests: XCTestCase {
         }
     }
 
+    /// A lint over the cores' sources: every argument name a body reads (`a.int("axis")`,
+    /// `a["x"]`, `model(a, "m")`) is a parameter of a builtin declared in the same file, so a
+    /// misspelt name is caught here rather than as an internal error at run time.
+    func testBodiesReadDeclaredParameters() throws {
+        let table = try BuiltinTable.standard
+        let cores = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/LoupeScript/Cores")
+        let files = try XCTUnwrap(FileManager.default.enumerator(at: cores, includingPropertiesForKeys: nil))
+            .compactMap { $0 as? URL }.filter { $0.lastPathComponent.hasSuffix("Bindings.swift") }
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        let declaration = try NSRegularExpression(pattern: #"\b(?:Builtin|op|method|function|list)\(\s*"(\w+)\("#)
+        let use = try NSRegularExpression(pattern: #"\ba(?:\.\w+\(|\[|, )"(\w+)"|\(&?a, (?:seed: |mean: |std: )?"(\w+)""#)
+        var checked = 0
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let range = NSRange(text.startIndex..., in: text)
+            func captures(_ regex: NSRegularExpression) -> [String] {
+                regex.matches(in: text, range: range).compactMap { match in
+                    (1..<match.numberOfRanges).lazy.compactMap { Range(match.range(at: $0), in: text) }.first.map { String(text[$0]) }
+                }
+            }
+            let names = captures(declaration)
+            XCTAssertFalse(names.isEmpty, file.lastPathComponent)
+            var params = Set<String>()
+            for name in names {
+                let builtin = try XCTUnwrap(table.builtins[name], "\(file.lastPathComponent): \(name)")
+                params.formUnion(builtin.params.map(\.name))
+            }
+            for used in captures(use) {
+                XCTAssertTrue(params.contains(used), "\(file.lastPathComponent) reads argument '\(used)', which no builtin of the file declares")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 300)
+    }
+
     func testHelpAndCompletionReadTheTable() throws {
         let session = try ReplSession()
         XCTAssertEqual(session.completions(line: "zer", cursor: 3).candidates, ["zeros"])

@@ -99,8 +99,8 @@ enum GeneralBindings {
             let p = Foundation.pow(10.0, Double(try a.int("digits")))
             return .number((try a.number("x") * p).rounded() / p)
         },
-        Builtin("min(*values)", "The smallest of numbers given as arguments or as one list.") { a in try extremum(a, "min", <) },
-        Builtin("max(*values)", "The largest of numbers given as arguments or as one list.") { a in try extremum(a, "max", >) },
+        Builtin("min(*values)", "The smallest of numbers given as arguments or as one list.") { a in try extremum(a, <) },
+        Builtin("max(*values)", "The largest of numbers given as arguments or as one list.") { a in try extremum(a, >) },
         Builtin("assert(condition, message: \"assertion failed\")", "Raises an error with the message when the condition is false.") { a in
             if !a["condition"].isTruthy { throw LoupeError("assert: \(try a.string("message"))") }
             return .null
@@ -126,7 +126,8 @@ enum GeneralBindings {
         },
     ]
 
-    static func extremum(_ a: Arguments, _ name: String, _ better: (Double, Double) -> Bool) throws -> Value {
+    static func extremum(_ a: Arguments, _ better: (Double, Double) -> Bool) throws -> Value {
+        let name = a.builtin.name
         var items = try a.list("values").items
         if items.count == 1, case .list(let l) = items[0] { items = l.items }
         guard !items.isEmpty else { throw LoupeError("\(name): needs at least one number") }
