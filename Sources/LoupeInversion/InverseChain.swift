@@ -210,8 +210,13 @@ public final class InverseChain: Module, Architecture {
 
     /// Loads a chain saved by `save(to:)`.
     public static func load(_ path: String) throws -> InverseChain {
-        ModelRegistry.register(InverseChain.self)
-        guard let chain = try loadModel(path) as? InverseChain else {
+        try load(path, architectures: try ArchitectureCatalog([InverseChain.self], owner: "LoupeInversion"))
+    }
+
+    /// Loads a chain saved by `save(to:)`, rebuilt through `architectures` (which must hold
+    /// `InverseChain`).
+    public static func load(_ path: String, architectures: ArchitectureCatalog) throws -> InverseChain {
+        guard let chain = try loadModel(path, architectures: architectures) as? InverseChain else {
             throw LoupeError("load_inverse: '\(path)' is not an inverse chain (architecture \(architectureName))")
         }
         return chain

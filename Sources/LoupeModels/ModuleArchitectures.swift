@@ -28,15 +28,21 @@ struct ModuleSpec: Codable {
 
     init(_ module: Module, role: String) throws {
         guard let architecture = module as? any Architecture else {
-            throw LoupeError("saveModel: \(role) is a \(module.typeName), which cannot be saved (savable modules: \(ModelRegistry.names.joined(separator: ", ")))")
+            throw LoupeError("saveModel: \(role) is a \(module.typeName), which cannot be saved (savable modules: \(savableModulesText))")
         }
         self.architecture = type(of: architecture).architectureName
         config = try architecture.configurationJSON()
     }
 
-    func build() throws -> Module {
-        try ModelRegistry.build(architecture: architecture, configurationJSON: config)
+    /// The module, built through `catalog`.
+    func build(_ catalog: ArchitectureCatalog) throws -> Module {
+        try catalog.build(architecture: architecture, configurationJSON: config)
     }
+}
+
+/// The architectures of LoupeModels by name, for errors about modules that cannot be saved.
+var savableModulesText: String {
+    ArchitectureCatalog.loupeModelsArchitectures.map { $0.architectureName }.sorted().joined(separator: ", ")
 }
 
 extension Identity: Architecture {
@@ -133,8 +139,13 @@ extension Sequential: Architecture {
     public func configurationJSON() throws -> String {
         try encodeConfiguration(Config(layers: try layers.enumerated().map { try ModuleSpec($1, role: "layer \($0) of a Sequential") }))
     }
+    /// A Sequential whose layers are LoupeModels' architectures.
     public static func build(configurationJSON: String) throws -> Module {
+        try build(configurationJSON: configurationJSON, catalog: try .loupeModels)
+    }
+    /// A Sequential whose layers are built through `catalog`.
+    public static func build(configurationJSON: String, catalog: ArchitectureCatalog) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
-        return Sequential(try c.layers.map { try $0.build() })
+        return Sequential(try c.layers.map { try $0.build(catalog) })
     }
 }

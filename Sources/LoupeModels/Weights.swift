@@ -108,7 +108,7 @@ func architectureMetadata(_ model: Module) throws -> [String: String] {
     let edited = model as? ReplacedModel
     let root = edited?.base ?? model
     guard let architecture = root as? any Architecture else {
-        throw LoupeError("saveModel: \(root.typeName) is not a registered architecture (known: \(ModelRegistry.names.joined(separator: ", ")))")
+        throw LoupeError("saveModel: \(root.typeName) is not a registered architecture (known: \(savableModulesText))")
     }
     var metadata = ["format": "pt", "loupe.architecture": type(of: architecture).architectureName,
                     "loupe.config": try architecture.configurationJSON()]
@@ -123,25 +123,25 @@ func architectureMetadata(_ model: Module) throws -> [String: String] {
 }
 
 /// Rebuilds a model saved by `saveModel(_:to:)` from its metadata (with its replacements, if it
-/// was edited by `replace`) and loads its weights strictly.
-public func loadModel(_ path: String) throws -> Module {
-    try loadModelWithClasses(path).model
+/// was edited by `replace`) through `architectures` and loads its weights strictly.
+public func loadModel(_ path: String, architectures: ArchitectureCatalog) throws -> Module {
+    try loadModelWithClasses(path, architectures: architectures).model
 }
 
 /// `loadModel(_:)` that also returns the class names stored as `loupe.classes` (nil when the
 /// checkpoint has none).
-public func loadModelWithClasses(_ path: String) throws -> (model: Module, classNames: [String]?) {
+public func loadModelWithClasses(_ path: String, architectures: ArchitectureCatalog) throws -> (model: Module, classNames: [String]?) {
     let checkpoint = try SafeTensors.open(path)
     guard let name = checkpoint.metadata["loupe.architecture"], let config = checkpoint.metadata["loupe.config"] else {
         throw LoupeError("loadModel: '\(path)' has no loupe.architecture / loupe.config metadata (not saved by saveModel; build the model and use loadWeights)")
     }
     let classNames = try checkpoint.metadata[ClassNames.metadataKey].map { try ClassNames.decode($0, path: path) }
-    var model = try ModelRegistry.build(architecture: name, configurationJSON: config)
+    var model = try architectures.build(architecture: name, configurationJSON: config)
     if let text = checkpoint.metadata["loupe.replacements"] {
         let specs = try decodeConfiguration([String: ModuleSpec].self, text, architecture: "loupe.replacements")
         // Outer paths first, so an edit inside a replacement finds the replacement in place.
         for key in specs.keys.sorted(by: { ($0.split(separator: ".").count, $0) < ($1.split(separator: ".").count, $1) }) {
-            model = try replace(model, at: key, with: try specs[key]!.build())
+            model = try replace(model, at: key, with: try specs[key]!.build(architectures))
         }
     }
     try loadWeights(model, from: checkpoint, strict: true)

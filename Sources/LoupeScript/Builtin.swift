@@ -9,7 +9,8 @@ public struct BuiltinParam: Sendable {
 }
 
 /// A builtin function: its signature (e.g. `"zeros(*shape)"`, `"mean(x, axis: nil)"`), a
-/// one-paragraph doc, the value type it is also a method of, and its body.
+/// one-paragraph doc, the value type it is also a method of, and its body. The body reads its
+/// arguments by parameter name (`a.int("axis")`).
 public final class Builtin: @unchecked Sendable {
     public let name: String
     public let signature: String
@@ -20,6 +21,8 @@ public final class Builtin: @unchecked Sendable {
     /// The method name when it differs from the builtin's name (`amax` is `x.max()`).
     public let methodName: String?
     let body: (inout Arguments) throws -> Value
+    /// Parameter indices by name, resolved once here so argument lookups by name are cheap.
+    let indexByName: [String: Int]
 
     /// Declares a builtin. The signature's defaults are literals (`nil`, numbers, strings, booleans).
     public init(_ signature: String, methodOf: String? = nil, methodName: String? = nil, _ doc: String,
@@ -49,6 +52,7 @@ public final class Builtin: @unchecked Sendable {
             }
         }
         self.params = params
+        indexByName = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     private static func literal(_ text: String) -> Value {
@@ -60,162 +64,253 @@ public final class Builtin: @unchecked Sendable {
         return .null
     }
 
-    /// Binds positional and named arguments to parameters, checking names and counts.
-    func bind(_ positional: [Value], _ named: [(String, Value)], interpreter: Interpreter) throws -> Arguments {
+    /// Binds positional and named arguments to parameters, checking names and counts; a method's
+    /// receiver is the first positional argument. `site` gives the arguments' source positions
+    /// (nil for calls from Swift: every argument is then at the call position `callPos`).
+    func bind(_ positional: [Value], _ named: [(String, Value)], isMethod: Bool, site: CallSite?, at callPos: SourcePos,
+              interpreter: Interpreter) throws -> Arguments {
+        // Positions of the caller's positional and named arguments.
+        func positionalPos(_ k: Int) -> SourcePos {
+            guard let site else { return callPos }
+            let i = isMethod ? k - 1 : k
+            if i < 0 { return site.receiver ?? callPos }
+            return i < site.arguments.count ? site.arguments[i].pos : callPos
+        }
+        func namedPos(_ label: String) -> SourcePos {
+            site?.arguments.first { $0.label == label }?.pos ?? callPos
+        }
         var slots = [Value?](repeating: nil, count: params.count)
+        var positions = [SourcePos](repeating: callPos, count: params.count)
         var rest: [Value] = []
+        var restPositions: [SourcePos] = []
         var k = 0
-        for value in positional {
+        for (n, value) in positional.enumerated() {
             if k < params.count && !params[k].variadic {
-                slots[k] = value; k += 1
+                slots[k] = value; positions[k] = positionalPos(n); k += 1
             } else if k < params.count && params[k].variadic {
-                rest.append(value)
+                rest.append(value); restPositions.append(positionalPos(n))
             } else {
-                throw LoupeError("\(name): too many arguments (takes \(params.filter { !$0.variadic }.count)): \(signature)")
+                throw interpreter.fail("\(name): too many arguments (takes \(params.filter { !$0.variadic }.count)): \(signature)", positionalPos(n))
             }
         }
-        if let v = params.firstIndex(where: { $0.variadic }) { slots[v] = .list(ListBox(rest)) }
+        if let v = params.firstIndex(where: { $0.variadic }) {
+            slots[v] = .list(ListBox(rest))
+            positions[v] = restPositions.first ?? callPos
+        }
         for (label, value) in named {
-            guard let j = params.firstIndex(where: { $0.name == label && !$0.variadic }) else {
+            guard let j = indexByName[label], !params[j].variadic else {
                 let names = params.filter { !$0.variadic }.map(\.name).joined(separator: ", ")
-                throw LoupeError("\(name): unknown argument '\(label)' (parameters: \(names.isEmpty ? "none" : names))")
+                throw interpreter.fail("\(name): unknown argument '\(label)' (parameters: \(names.isEmpty ? "none" : names))", namedPos(label))
             }
-            if slots[j] != nil { throw LoupeError("\(name): argument '\(label)' given twice") }
+            if slots[j] != nil { throw interpreter.fail("\(name): argument '\(label)' given twice", namedPos(label)) }
             slots[j] = value
+            positions[j] = namedPos(label)
         }
-        for (j, p) in params.enumerated() where slots[j] == nil {
+        var values: [Value] = []
+        values.reserveCapacity(params.count)
+        for (j, p) in params.enumerated() {
+            if let v = slots[j] { values.append(v); continue }
             guard let d = p.defaultValue else {
-                throw LoupeError("\(name): missing argument '\(p.name)': \(signature)")
+                throw interpreter.fail("\(name): missing argument '\(p.name)': \(signature)", callPos)
             }
-            slots[j] = d
+            values.append(d)
         }
-        return Arguments(builtin: self, values: slots.map { $0! }, interpreter: interpreter)
+        return Arguments(builtin: self, values: values, positions: positions, variadicPositions: restPositions,
+                         source: interpreter.currentSource, interpreter: interpreter)
     }
 }
 
-/// The bound arguments of a builtin call, with typed accessors whose errors name the builtin
-/// and parameter.
+/// Where a call's arguments are written: the receiver of a method call (`x` in `x.sum()`), and
+/// the argument list (positional arguments first, as the parser requires).
+struct CallSite {
+    var receiver: SourcePos?
+    var arguments: [CallArgument]
+}
+
+/// The bound arguments of a builtin call, read by parameter name. The typed accessors' errors
+/// name the builtin and parameter and point at the argument in the source; `error(_:_:)` makes
+/// a body's own error about an argument point there too. A name the signature does not declare
+/// is a programming error: the throwing accessors report it as an internal error.
 public struct Arguments {
     public let builtin: Builtin
-    public var values: [Value]
+    fileprivate let values: [Value]
+    /// The source position of each parameter's argument (the call's for defaults).
+    fileprivate let positions: [SourcePos]
+    /// The positions of the items of the variadic parameter.
+    fileprivate let variadicPositions: [SourcePos]
+    fileprivate let source: SourceFile
     public let interpreter: Interpreter
 
-    public subscript(_ i: Int) -> Value { values[i] }
+    /// Keeps every argument reachable for the cycle collector while the builtin runs.
+    func pinValues() { for v in values { interpreter.pin(v) } }
 
-    func typeError(_ i: Int, _ expected: String) -> LoupeError {
-        LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be \(expected), got \(values[i].typeName)")
+    /// The index of parameter `name`, or nil (an error in the builtin's body) when there is none.
+    private func slot(_ name: String) -> Int? { builtin.indexByName[name] }
+
+    private func checkedSlot(_ name: String) throws -> Int {
+        guard let i = slot(name) else {
+            throw LoupeError("\(builtin.name): internal error: no parameter '\(name)' in \(builtin.signature)")
+        }
+        return i
     }
 
-    public func isNil(_ i: Int) -> Bool { if case .null = values[i] { return true }; return false }
+    /// The argument `name` (nil for a name the signature does not declare).
+    public subscript(_ name: String) -> Value { slot(name).map { values[$0] } ?? .null }
 
-    public func number(_ i: Int) throws -> Double {
+    /// Whether argument `name` is nil.
+    public func isNil(_ name: String) -> Bool { if case .null = self[name] { return true }; return false }
+
+    /// Where argument `name` is written (the call's position for a default).
+    public func position(of name: String) -> SourcePos {
+        slot(name).map { positions[$0] } ?? interpreter.builtinCallPos
+    }
+
+    /// An error with `message` whose caret points at argument `name`.
+    public func error(_ name: String, _ message: String) -> ScriptError {
+        ScriptError(message, source: source, pos: position(of: name))
+    }
+
+    /// The error "argument 'name' must be `expected`, got <type>", at the argument.
+    public func typeError(_ name: String, _ expected: String) -> ScriptError {
+        error(name, "\(builtin.name): argument '\(name)' must be \(expected), got \(self[name].typeName)")
+    }
+
+    /// A number (booleans and one-element tensors convert).
+    public func number(_ name: String) throws -> Double {
+        let i = try checkedSlot(name)
         switch values[i] {
         case .number(let n): return n
         case .bool(let b): return b ? 1 : 0
         case .tensor(let t) where t.count == 1: return Double(try t.item())
-        default: throw typeError(i, "a number")
+        default: throw typeError(name, "a number")
         }
     }
 
-    public func int(_ i: Int) throws -> Int {
-        let n = try number(i)
+    /// An integral number.
+    public func int(_ name: String) throws -> Int {
+        let n = try number(name)
         guard n.isFinite, n == n.rounded(), abs(n) < 1e15 else {
-            throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be an integer, got \(Value.number(n).display)")
+            throw error(name, "\(builtin.name): argument '\(name)' must be an integer, got \(Value.number(n).display)")
         }
         return Int(n)
     }
 
-    public func string(_ i: Int) throws -> String {
-        guard case .string(let s) = values[i] else { throw typeError(i, "a string") }
+    /// A string.
+    public func string(_ name: String) throws -> String {
+        guard case .string(let s) = values[try checkedSlot(name)] else { throw typeError(name, "a string") }
         return s
     }
 
-    public func bool(_ i: Int) throws -> Bool {
-        guard case .bool(let b) = values[i] else { throw typeError(i, "true or false") }
+    /// `true` or `false`.
+    public func bool(_ name: String) throws -> Bool {
+        guard case .bool(let b) = values[try checkedSlot(name)] else { throw typeError(name, "true or false") }
         return b
     }
 
-    public func list(_ i: Int) throws -> ListBox {
-        guard case .list(let l) = values[i] else { throw typeError(i, "a list") }
+    /// A list (the variadic parameter is one).
+    public func list(_ name: String) throws -> ListBox {
+        guard case .list(let l) = values[try checkedSlot(name)] else { throw typeError(name, "a list") }
         return l
     }
 
-    public func record(_ i: Int) throws -> RecordBox {
-        guard case .record(let r) = values[i] else { throw typeError(i, "a record") }
+    /// A record.
+    public func record(_ name: String) throws -> RecordBox {
+        guard case .record(let r) = values[try checkedSlot(name)] else { throw typeError(name, "a record") }
         return r
     }
 
     /// A tensor; numbers become rank-0 tensors and lists of numbers become tensors.
-    public func tensor(_ i: Int) throws -> Tensor {
-        switch values[i] {
+    public func tensor(_ name: String) throws -> Tensor {
+        switch values[try checkedSlot(name)] {
         case .tensor(let t): return t
         case .number(let n): return Tensor(Float(n))
         case .list(let l):
             do { return try tensorFromList(l) } catch let e as LoupeError {
-                throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)': \(e.message)")
+                throw error(name, "\(builtin.name): argument '\(name)': \(e.message)")
             }
-        default: throw typeError(i, "a tensor")
+        default: throw typeError(name, "a tensor")
         }
     }
 
-    /// A list of integers: a list, a variadic list, or a single integer.
-    public func ints(_ i: Int) throws -> [Int] {
-        var items: [Value]
-        switch values[i] {
-        case .list(let l): items = l.items
-        case .number: items = [values[i]]
-        default: throw typeError(i, "a list of integers")
+    /// The position of item `k` of argument `name`: the item itself for a variadic parameter
+    /// given item by item, else the argument.
+    private func itemPosition(_ name: String, _ k: Int, flattened: Bool) -> SourcePos {
+        if let i = slot(name), builtin.params[i].variadic, !flattened, k < variadicPositions.count {
+            return variadicPositions[k]
         }
-        if items.count == 1, case .list(let inner) = items[0] { items = inner.items }
-        return try items.map { v in
+        return position(of: name)
+    }
+
+    /// A list of integers: a list, a variadic list, or a single integer.
+    public func ints(_ name: String) throws -> [Int] {
+        let value = values[try checkedSlot(name)]
+        var items: [Value]
+        switch value {
+        case .list(let l): items = l.items
+        case .number: items = [value]
+        default: throw typeError(name, "a list of integers")
+        }
+        var flattened = false
+        if items.count == 1, case .list(let inner) = items[0] { items = inner.items; flattened = true }
+        return try items.enumerated().map { k, v in
             guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e15 else {
-                throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be a list of integers, got \(v.display)")
+                throw ScriptError("\(builtin.name): argument '\(name)' must be a list of integers, got \(v.display)",
+                                  source: source, pos: itemPosition(name, k, flattened: flattened))
             }
             return Int(n)
         }
     }
 
-    /// A callable value.
-    public func float(_ i: Int) throws -> Float { Float(try number(i)) }
+    /// A number as a `Float`.
+    public func float(_ name: String) throws -> Float { Float(try number(name)) }
 
     /// Axes: nil (all), one integer, or a list of integers.
-    public func axes(_ i: Int) throws -> [Int]? {
-        if isNil(i) { return nil }
-        return try ints(i)
+    public func axes(_ name: String) throws -> [Int]? {
+        if isNil(name) { return nil }
+        return try ints(name)
     }
 
     /// An optional tensor (nil stays nil).
-    public func optionalTensor(_ i: Int) throws -> Tensor? { isNil(i) ? nil : try tensor(i) }
+    public func optionalTensor(_ name: String) throws -> Tensor? { isNil(name) ? nil : try tensor(name) }
 
     /// An optional integer (nil stays nil).
-    public func optionalInt(_ i: Int) throws -> Int? { isNil(i) ? nil : try int(i) }
+    public func optionalInt(_ name: String) throws -> Int? { isNil(name) ? nil : try int(name) }
+
+    /// An optional number (nil stays nil).
+    public func optionalNumber(_ name: String) throws -> Double? { isNil(name) ? nil : try number(name) }
 
     /// A list of tensors (or one tensor).
-    public func tensors(_ i: Int) throws -> [Tensor] {
-        switch values[i] {
+    public func tensors(_ name: String) throws -> [Tensor] {
+        let value = values[try checkedSlot(name)]
+        switch value {
         case .tensor(let t): return [t]
         case .list(let l):
-            return try l.items.map {
-                guard case .tensor(let t) = $0 else { throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be a list of tensors, got an item of type \($0.typeName)") }
+            return try l.items.enumerated().map { k, item in
+                guard case .tensor(let t) = item else {
+                    throw ScriptError("\(builtin.name): argument '\(name)' must be a list of tensors, got an item of type \(item.typeName)",
+                                      source: source, pos: itemPosition(name, k, flattened: false))
+                }
                 return t
             }
-        default: throw typeError(i, "a list of tensors")
+        default: throw typeError(name, "a list of tensors")
         }
     }
 
     /// One of a fixed set of strings.
-    public func choice(_ i: Int, _ options: [String]) throws -> String {
-        let s = try string(i)
+    public func choice(_ name: String, _ options: [String]) throws -> String {
+        let s = try string(name)
         guard options.contains(s) else {
-            throw LoupeError("\(builtin.name): argument '\(builtin.params[i].name)' must be one of \(options.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
+            throw error(name, "\(builtin.name): argument '\(name)' must be one of \(options.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
         }
         return s
     }
 
-    public func callable(_ i: Int) throws -> Value {
-        switch values[i] {
-        case .function, .builtin, .boundMethod: return values[i]
-        default: throw typeError(i, "a function")
+    /// A callable value.
+    public func callable(_ name: String) throws -> Value {
+        let value = values[try checkedSlot(name)]
+        switch value {
+        case .function, .builtin, .boundMethod: return value
+        default: throw typeError(name, "a function")
         }
     }
 }

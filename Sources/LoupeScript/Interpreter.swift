@@ -1,4 +1,5 @@
 import Foundation
+import LoupeModels
 import LoupeTensor
 
 /// A scope of variables; function scopes chain to the scope they were defined in. Closures hold
@@ -44,10 +45,12 @@ enum Flow {
 public final class Interpreter {
     public let globals: Environment
     let builtinScope: Environment
+    /// The builtins, methods, value types and architectures of the interpreter's cores.
+    public let table: BuiltinTable
     /// All builtins by name.
-    public private(set) var builtins: [String: Builtin] = [:]
-    /// Builtins that are methods, by receiver type and name.
-    var methods: [String: [String: Builtin]] = [:]
+    public var builtins: [String: Builtin] { table.builtins }
+    /// The architectures `model(path)` rebuilds checkpoints through.
+    public var architectures: ArchitectureCatalog { table.architectures }
     /// The generator every random builtin draws from (`seed(n)` resets it).
     public var rng = RandomGenerator(seed: 0)
     /// The last seed set with `seed(n)`, if any.
@@ -76,23 +79,24 @@ public final class Interpreter {
     var temporaries: [Value] = []
     var cycles = CycleCollector()
 
-    public init() {
+    /// An interpreter of the language made of the cores in `table`.
+    public init(table: BuiltinTable) {
+        self.table = table
         builtinScope = Environment(parent: nil)
         globals = Environment(parent: builtinScope)
-        for b in Builtins.all { register(b) }
+        for (name, b) in table.builtins { builtinScope.vars[name] = .builtin(b) }
+    }
+
+    /// An interpreter of the standard cores (`ScriptCores.standard`). Throws when two cores
+    /// declare the same name.
+    public convenience init() throws {
+        self.init(table: try .standard)
     }
 
     /// Functions defined at top level reference the globals that hold them: break those cycles.
     deinit {
         globals.vars.removeAll()
         cycles.clearAll()
-    }
-
-    /// Adds a builtin (and its method form) to the table.
-    public func register(_ b: Builtin) {
-        builtins[b.name] = b
-        builtinScope.vars[b.name] = .builtin(b)
-        if let type = b.methodOf { methods[type, default: [:]][b.methodName ?? b.name] = b }
     }
 
     /// Removes all user variables.
@@ -112,10 +116,10 @@ public final class Interpreter {
 
     /// Method names available on a value (builtins and record keys).
     public func methodNames(of value: Value) -> [String] {
-        var names = Array(methods[value.typeName]?.keys ?? [:].keys)
-        if value.typeName == "tensor" { names += ["shape", "rank", "count", "grad", "T"] }
-        if case .record(let r) = value { names += r.keys }
-        if case .handle(let h) = value { names += h.attributeNames }
+        var names = Set(table.methods[value.typeName]?.keys ?? [:].keys)
+        names.formUnion(table.valueTypes[value.typeName]?.attributeNames ?? [])
+        if case .record(let r) = value { names.formUnion(r.keys) }
+        if case .handle(let h) = value { names.formUnion(h.attributeNames) }
         return names.sorted()
     }
 
@@ -437,9 +441,11 @@ public final class Interpreter {
             var positional: [Value] = []
             var named: [(String, Value)] = []
             let callee: Value
+            var receiver: SourcePos? = nil
             if case .attribute(let objExpr, let name, let ap) = calleeExpr {
                 let obj = try eval(objExpr, env)
                 callee = try method(obj, name, ap)
+                receiver = objExpr.pos
             } else {
                 callee = try eval(calleeExpr, env)
             }
@@ -449,7 +455,7 @@ public final class Interpreter {
                 pinned += pin(v)
                 if let l = a.label { named.append((l, v)) } else { positional.append(v) }
             }
-            return try call(callee, positional, named, at: p)
+            return try call(callee, positional, named, at: p, site: CallSite(receiver: receiver, arguments: args))
         case .attribute(let objExpr, let name, let p):
             let obj = try eval(objExpr, env)
             return try attribute(obj, name, p)
@@ -476,33 +482,30 @@ public final class Interpreter {
             if let v = r[name] { return v }
             let keys = r.keys.prefix(8).joined(separator: ", ")
             throw fail("record has no key '\(name)' (keys: \(keys.isEmpty ? "none" : keys))", p)
-        case .tensor(let t):
-            switch name {
-            case "shape": return .list(ListBox(t.shape.map { .number(Double($0)) }))
-            case "rank": return .number(Double(t.rank))
-            case "count": return .number(Double(t.count))
-            case "grad": return t.grad.map { .tensor($0) } ?? .null
-            case "requires_grad": return .bool(t.requiresGrad)
-            case "T": return .tensor(try t.transposed())
-            default: break
-            }
         case .handle(let h):
             if let v = try h.attribute(name) { return v }
-        default: break
+        default:
+            if let read = table.valueTypes[obj.typeName]?.attribute, let v = try read(obj, name) { return v }
         }
-        if let m = methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
+        if let m = table.methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
         throw fail("\(obj.typeName) has no attribute '\(name)'", p)
     }
 
     func method(_ obj: Value, _ name: String, _ p: SourcePos) throws -> Value {
         if case .record(let r) = obj, let v = r[name] { return v }
-        if let m = methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
+        if let m = table.methods[obj.typeName]?[name] { return .boundMethod(m, obj) }
         if case .record = obj { return try attribute(obj, name, p) }
         throw fail("\(obj.typeName) has no method '\(name)'", p)
     }
 
     /// Calls a function value with positional and named arguments.
     public func call(_ callee: Value, _ positional: [Value], _ named: [(String, Value)] = [], at p: SourcePos) throws -> Value {
+        try call(callee, positional, named, at: p, site: nil)
+    }
+
+    /// Calls a function value; `site` locates the arguments in the source (nil when the call
+    /// comes from Swift) so that errors about an argument point at it.
+    func call(_ callee: Value, _ positional: [Value], _ named: [(String, Value)], at p: SourcePos, site: CallSite?) throws -> Value {
         try checkInterrupt(p)
         if case .function(let closure) = callee { return try callUser(closure, positional, named, at: p) }
         // Builtins and handles run with their arguments kept reachable (user functions keep
@@ -512,13 +515,13 @@ public final class Interpreter {
         defer { unpin(to: mark); builtinCallPos = saved }
         switch callee {
         case .builtin(let b):
-            var args = try b.bind(positional, named, interpreter: self)
-            args.values.forEach { pin($0) }
+            var args = try b.bind(positional, named, isMethod: false, site: site, at: p, interpreter: self)
+            args.pinValues()
             builtinCallPos = p
             return try b.body(&args)
         case .boundMethod(let b, let receiver):
-            var args = try b.bind([receiver] + positional, named, interpreter: self)
-            args.values.forEach { pin($0) }
+            var args = try b.bind([receiver] + positional, named, isMethod: true, site: site, at: p, interpreter: self)
+            args.pinValues()
             builtinCallPos = p
             return try b.body(&args)
         case .handle(let handle as CallableHandle):

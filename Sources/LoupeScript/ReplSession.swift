@@ -4,7 +4,9 @@ import LoupeTensor
 /// The REPL's logic, independent of the terminal: numbered cells, continuation of incomplete
 /// input, meta-commands, `_`, saving, and completion. The `loupe` executable drives it with libedit.
 public final class ReplSession {
-    public private(set) var interpreter = Interpreter()
+    public private(set) var interpreter: Interpreter
+    /// The language's cores (a `:reset` starts a new interpreter of the same cores).
+    let table: BuiltinTable
     /// Successful cells, in order (what `:save` writes).
     public private(set) var cells: [Cell] = []
     /// The number of the next cell.
@@ -17,7 +19,16 @@ public final class ReplSession {
     /// Where output goes.
     public var write: (String) -> Void = { print($0) }
 
-    public init() {}
+    /// A session of the standard cores; throws when two cores declare the same name.
+    public convenience init() throws {
+        self.init(table: try .standard)
+    }
+
+    /// A session of the language made of the cores in `table`.
+    public init(table: BuiltinTable) {
+        self.table = table
+        interpreter = Interpreter(table: table)
+    }
 
     /// The prompt for the next line: `[3]> ` or a continuation prompt of the same width.
     public var prompt: String {
@@ -112,7 +123,7 @@ public final class ReplSession {
         switch name {
         case ":help", ":h":
             write(ReplSession.metaHelp)
-            write((try? Builtins.help(.null, interpreter)) ?? "")
+            write((try? GeneralBindings.help(.null, interpreter)) ?? "")
         case ":vars":
             let names = interpreter.variableNames
             if names.isEmpty { write("(no variables)") }
@@ -144,7 +155,7 @@ public final class ReplSession {
             write(String(format: "time: %.3f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
         case ":reset":
             let sink = interpreter.imageSink
-            interpreter = Interpreter()
+            interpreter = Interpreter(table: table)
             interpreter.imageSink = sink
             cells = []
             write("session reset")

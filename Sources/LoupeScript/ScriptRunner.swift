@@ -12,7 +12,10 @@ public struct ScriptRunner {
     }
 
     public let interpreter: Interpreter
-    public init(interpreter: Interpreter = Interpreter()) { self.interpreter = interpreter }
+    public init(interpreter: Interpreter) { self.interpreter = interpreter }
+
+    /// A runner with an interpreter of the standard cores.
+    public init() throws { self.init(interpreter: try Interpreter()) }
 
     /// Runs `text` (named `name`). Printed output goes to `echo` as it happens. With `verify`,
     /// stops at the first cell whose output differs from its transcript.

@@ -8,7 +8,8 @@ enum ScriptFuzz {
     static func run(_ bytes: UnsafeRawBufferPointer) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         TensorBindings.maxElements = 1 << 20
-        let interpreter = Interpreter()
+        let interpreter: Interpreter
+        do { interpreter = try Interpreter() } catch { return "start-up error: \(error)" }
         interpreter.stepBudget = 20_000
         interpreter.allowFileAccess = false
         interpreter.output = { _ in }

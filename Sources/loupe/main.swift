@@ -38,7 +38,7 @@ struct Loupe: ParsableCommand {
         if args.first == "run" { args.removeFirst() }
         guard let file = args.first else {
             if verify || html != nil { throw ValidationError("--verify and --html need a script: loupe run FILE") }
-            REPL.run(session: ReplSession(), banner: true)
+            REPL.run(session: try Loupe.startSession(), banner: true)
             return
         }
         guard args.count == 1 else { throw ValidationError("unexpected arguments: \(args.dropFirst().joined(separator: " "))") }
@@ -47,7 +47,7 @@ struct Loupe: ParsableCommand {
             FileHandle.standardError.write("loupe: \(error)\n".data(using: .utf8)!)
             throw ExitCode(2)
         }
-        let runner = ScriptRunner()
+        let runner = ScriptRunner(interpreter: Interpreter(table: try Loupe.language()))
         // Each printed line is written (and flushed, also into a pipe or log file) as it happens.
         let echo: (String) -> Void = { line in
             print(line)
@@ -72,6 +72,18 @@ struct Loupe: ParsableCommand {
         if verify { print("verified: \(report.cells.count) cells match their transcript") }
     }
 
+    /// The language's cores, checked; a clash of names between cores is reported and exits with 2.
+    static func language() throws -> BuiltinTable {
+        do {
+            return try BuiltinTable.standard
+        } catch {
+            FileHandle.standardError.write(Data("loupe: cannot start: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    static func startSession() throws -> ReplSession { ReplSession(table: try language()) }
+
     static func recover(_ choice: String?) throws {
         let journals = Journal.list()
         guard let choice else {
@@ -87,7 +99,7 @@ struct Loupe: ParsableCommand {
         guard let n = Int(choice), n >= 1, n <= journals.count else {
             throw ValidationError("--recover: choose a journal number between 1 and \(journals.count)")
         }
-        let session = ReplSession()
+        let session = try startSession()
         session.write = { print($0) }
         print("restoring \(journals[n - 1])")
         _ = session.feed(":load \(journals[n - 1])")

@@ -13,12 +13,12 @@ final class ClassNamesTests: XCTestCase {
         try saveModel(model, to: path, classNames: classNames)
         XCTAssertNotNil(try SafeTensorsFile(path: path).metadata["loupe.classes"])
 
-        let loaded = try loadModelWithClasses(path)
+        let loaded = try loadModelWithClasses(path, architectures: .loupeModels)
         XCTAssertEqual(loaded.classNames, classNames)
         guard let vit = loaded.model as? VisionTransformer else { return XCTFail("not a ViT") }
         let x = try c.tensor("input")
         XCTAssertEqual(try forward(vit, x).scalars, try forward(model, x).scalars)
-        XCTAssertTrue(try loadModel(path) is VisionTransformer, "loadModel still works")
+        XCTAssertTrue(try loadModel(path, architectures: .loupeModels) is VisionTransformer, "loadModel still works")
     }
 
     func testCheckpointWithoutClassNamesGivesNil() throws {
@@ -27,10 +27,10 @@ final class ClassNamesTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try saveModel(model, to: path)
         XCTAssertNil(try SafeTensorsFile(path: path).metadata["loupe.classes"])
-        XCTAssertNil(try loadModelWithClasses(path).classNames)
+        XCTAssertNil(try loadModelWithClasses(path, architectures: .loupeModels).classNames)
 
         try saveModel(model, to: path, classNames: [])
-        XCTAssertEqual(try loadModelWithClasses(path).classNames, [])
+        XCTAssertEqual(try loadModelWithClasses(path, architectures: .loupeModels).classNames, [])
     }
 
     func testMalformedClassNamesAreExplained() throws {
@@ -40,7 +40,7 @@ final class ClassNamesTests: XCTestCase {
         let metadata = ["loupe.architecture": "vit", "loupe.config": try model.configurationJSON()]
         for (value, expected) in [("{\"a\": 1}", "object, expected an array"), ("[\"a\", 3]", "entry 1 is a number"), ("[\"a\"", "loupe.classes")] {
             try SafeTensors.write(model.stateDict(), to: path, metadata: metadata.merging(["loupe.classes": value]) { $1 })
-            XCTAssertThrowsError(try loadModelWithClasses(path)) { error in
+            XCTAssertThrowsError(try loadModelWithClasses(path, architectures: .loupeModels)) { error in
                 XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains(path), "\(error)")
             }
         }

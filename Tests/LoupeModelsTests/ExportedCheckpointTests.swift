@@ -12,7 +12,7 @@ final class ExportedCheckpointTests: XCTestCase {
     }
 
     private func checkLogits(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Module, [String]?) {
-        let (model, classNames) = try loadModelWithClasses(path(name + ".safetensors"))
+        let (model, classNames) = try loadModelWithClasses(path(name + ".safetensors"), architectures: .loupeModels)
         let check = try SafeTensorsFile(path: path(name + ".check.safetensors"))
         let logits = try forward(model, try check.tensor(named: "input"))
         assertClose(logits, try check.tensor(named: "logits"), rtol: 1e-4, atol: 1e-5, name, file: file, line: line)

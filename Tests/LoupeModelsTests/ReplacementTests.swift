@@ -158,10 +158,10 @@ final class ReplacementTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try saveModel(edited, to: path, classNames: ["cat", "dog \"quoted\"", "ünï"])
         let metadata = try SafeTensorsFile(path: path).metadata
-        XCTAssertEqual(try loadModelWithClasses(path).classNames, ["cat", "dog \"quoted\"", "ünï"])
+        XCTAssertEqual(try loadModelWithClasses(path, architectures: .loupeModels).classNames, ["cat", "dog \"quoted\"", "ünï"])
         XCTAssertEqual(metadata["loupe.architecture"], "vit")
         XCTAssertTrue(metadata["loupe.replacements"]?.contains("\"architecture\":\"sequential\"") ?? false, "\(metadata)")
-        let loaded = try XCTUnwrap(try loadModel(path) as? ReplacedModel)
+        let loaded = try XCTUnwrap(try loadModel(path, architectures: .loupeModels) as? ReplacedModel)
         XCTAssertEqual(Set(loaded.replacements.keys), ["blocks.0.mlp", "blocks.1", "norm"])
         XCTAssertEqual(loaded.namedState().map(\.path), edited.namedState().map(\.path))
         XCTAssertEqual(try forward(loaded, x).scalars, try forward(edited, x).scalars)

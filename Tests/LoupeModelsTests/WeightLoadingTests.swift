@@ -60,7 +60,7 @@ final class WeightLoadingTests: XCTestCase {
             let file = try SafeTensorsFile(path: path)
             XCTAssertEqual(file.metadata["loupe.architecture"], "vit")
             XCTAssertNotNil(file.metadata["loupe.config"])
-            let rebuilt = try loadModel(path)
+            let rebuilt = try loadModel(path, architectures: .loupeModels)
             guard let vit = rebuilt as? VisionTransformer else { XCTFail("\(name): not a ViT"); continue }
             XCTAssertEqual(vit.config, model.config)
             let x = try c.tensor("input")
@@ -69,13 +69,13 @@ final class WeightLoadingTests: XCTestCase {
     }
 
     func testLoadModelWithoutMetadataExplains() throws {
-        XCTAssertThrowsError(try loadModel(TimmFixtures.weightsPath("vit_p8_cls"))) { error in
+        XCTAssertThrowsError(try loadModel(TimmFixtures.weightsPath("vit_p8_cls"), architectures: .loupeModels)) { error in
             XCTAssertTrue("\(error)".contains("loupe.architecture"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelRegistry.build(architecture: "nope", configurationJSON: "{}")) { error in
+        XCTAssertThrowsError(try ArchitectureCatalog.loupeModels.build(architecture: "nope", configurationJSON: "{}")) { error in
             XCTAssertTrue("\(error)".contains("unknown architecture 'nope'") && "\(error)".contains("vit"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelRegistry.build(architecture: "vit", configurationJSON: "{\"dim\": 3}")) { error in
+        XCTAssertThrowsError(try ArchitectureCatalog.loupeModels.build(architecture: "vit", configurationJSON: "{\"dim\": 3}")) { error in
             XCTAssertTrue("\(error)".contains("ViTConfig"), "\(error)")
         }
         XCTAssertThrowsError(try saveModel(try Attention(dim: 4, heads: 2), to: TimmFixtures.temporaryPath("x"))) { error in

@@ -16,21 +16,23 @@ final class CycleCollectorTests: XCTestCase {
 
     /// An interpreter with `track(x)` and `alive()` (how many tracked objects are alive), whose
     /// printed lines go to the returned list.
-    func makeInterpreter(collectEvery interval: Int? = nil) -> (Interpreter, Tracker, () -> [String]) {
-        let interpreter = Interpreter()
-        interpreter.cycles.fixedInterval = interval
+    func makeInterpreter(collectEvery interval: Int? = nil) throws -> (Interpreter, Tracker, () -> [String]) {
         let tracker = Tracker()
-        interpreter.register(Builtin("track(x)", "Tracks a function's environment or a tensor's storage weakly.") { a in
-            switch a[0] {
+        let probes = CustomCore(name: "test probes", builtins: [
+            Builtin("track(x)", "Tracks a function's environment or a tensor's storage weakly.") { a in
+            switch a["x"] {
             case .function(let closure): tracker.references.append(.init(object: closure.env))
             case .tensor(let t): tracker.references.append(.init(object: t.storage))
             default: throw LoupeError("track: expected a function or a tensor")
             }
             return .null
-        })
-        interpreter.register(Builtin("alive()", "How many tracked objects are alive.") { _ in
-            .number(Double(tracker.alive))
-        })
+            },
+            Builtin("alive()", "How many tracked objects are alive.") { _ in
+                .number(Double(tracker.alive))
+            },
+        ])
+        let interpreter = Interpreter(table: try BuiltinTable(cores: ScriptCores.standard + [probes]))
+        interpreter.cycles.fixedInterval = interval
         var lines: [String] = []
         interpreter.output = { lines.append($0) }
         return (interpreter, tracker, { lines })
@@ -51,7 +53,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testRecursiveLocalFunctionLeaksWithoutCollectionAndIsFreedByIt() throws {
-        let (interpreter, tracker, _) = makeInterpreter()
+        let (interpreter, tracker, _) = try makeInterpreter()
         try run(interpreter, """
             fn f(n)
               big = zeros(1000)
@@ -79,7 +81,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testLambdaInLocalIsFreed() throws {
-        let (interpreter, tracker, _) = makeInterpreter()
+        let (interpreter, tracker, _) = try makeInterpreter()
         let value = try run(interpreter, """
             fn f(x)
               big = ones(100)
@@ -96,7 +98,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testClosuresInLocalListAndRecordAreFreed() throws {
-        let (interpreter, tracker, _) = makeInterpreter()
+        let (interpreter, tracker, _) = try makeInterpreter()
         let value = try run(interpreter, """
             fn f()
               big = ones(10)
@@ -115,7 +117,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testEnvironmentIsFreedAfterAnErrorUnwindsTheCall() throws {
-        let (interpreter, tracker, _) = makeInterpreter()
+        let (interpreter, tracker, _) = try makeInterpreter()
         XCTAssertThrowsError(try run(interpreter, """
             fn inner()
               big = zeros(100)
@@ -140,7 +142,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testReturnedClosureKeepsWorkingUntilDropped() throws {
-        let (interpreter, tracker, _) = makeInterpreter(collectEvery: 0)
+        let (interpreter, tracker, _) = try makeInterpreter(collectEvery: 0)
         try run(interpreter, """
             fn make_counter()
               count = 0
@@ -164,7 +166,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testClosuresInGlobalListsAndRecordsPersistAcrossRuns() throws {
-        let (interpreter, tracker, _) = makeInterpreter(collectEvery: 0)
+        let (interpreter, tracker, _) = try makeInterpreter(collectEvery: 0)
         try run(interpreter, """
             fn make(k)
               fn get() return k end
@@ -184,7 +186,7 @@ final class CycleCollectorTests: XCTestCase {
     }
 
     func testValueOfARunStaysUsable() throws {
-        let (interpreter, _, _) = makeInterpreter(collectEvery: 0)
+        let (interpreter, _, _) = try makeInterpreter(collectEvery: 0)
         try run(interpreter, """
             fn make(k)
               fn get() return k end
@@ -198,7 +200,7 @@ final class CycleCollectorTests: XCTestCase {
     /// Garbage does not pile up while one top-level statement runs a long loop, inside a function
     /// or inside a builtin calling back.
     func testCollectsDuringLongRunningStatements() throws {
-        let (interpreter, tracker, _) = makeInterpreter()
+        let (interpreter, tracker, _) = try makeInterpreter()
         let value = try run(interpreter, """
             fn step(i)
               big = zeros(100)
@@ -237,7 +239,7 @@ final class CycleCollectorTests: XCTestCase {
 
     /// Values held while an expression is computed survive a collection at every call.
     func testTemporariesSurviveCollectionAtEveryCall() throws {
-        let (interpreter, _, lines) = makeInterpreter(collectEvery: 0)
+        let (interpreter, _, lines) = try makeInterpreter(collectEvery: 0)
         try run(interpreter, """
             fn make(k)
               fn get() return k end
@@ -288,7 +290,7 @@ final class CycleCollectorTests: XCTestCase {
     /// Every language test script passes with a collection at every call.
     func testScriptsWithCollectionAtEveryCall() throws {
         try ScriptTests.checkScripts {
-            let interpreter = Interpreter()
+            let interpreter = try Interpreter()
             interpreter.cycles.fixedInterval = 0
             return interpreter
         }

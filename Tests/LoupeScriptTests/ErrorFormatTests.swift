@@ -16,6 +16,28 @@ final class ErrorFormatTests: XCTestCase {
         """)
     }
 
+    func testCaretUnderTheArgument() throws {
+        let e = try XCTUnwrap(error("x = 1\ny = zeros(2, \"a\")\n"))
+        XCTAssertEqual(e.description, """
+        t.loupe:2:14: error: zeros: argument 'shape' must be a list of integers, got "a"
+         2 | y = zeros(2, "a")
+           |              ^
+        """)
+        let named = try XCTUnwrap(error("range(1, step: 0)"))
+        XCTAssertEqual(named.message, "range: step cannot be zero")
+        XCTAssertEqual(named.pos, SourcePos(line: 1, column: 10))
+        let receiver = try XCTUnwrap(error("\"s\".reshape(2)"))
+        XCTAssertEqual(receiver.message, "string has no method 'reshape'")
+        let method = try XCTUnwrap(error("ones(2).sum(keepdims: 1)"))
+        XCTAssertEqual(method.pos, SourcePos(line: 1, column: 13))
+        let self_ = try XCTUnwrap(error("r = {f: zeros}\nr.f(1, [2])"))
+        XCTAssertEqual(self_.pos, SourcePos(line: 2, column: 8))
+        // Inside a function, the caret is in the function's body.
+        let inner = try XCTUnwrap(error("fn f(v)\n  return sum(v, axis: \"a\")\nend\nf(ones(2))"))
+        XCTAssertEqual(inner.pos, SourcePos(line: 2, column: 17))
+        XCTAssertEqual(inner.frames.map(\.function), ["f"])
+    }
+
     func testTracebackListsCallSites() throws {
         let e = try XCTUnwrap(error("fn g(x)\n  return x @ zeros(5)\nend\nfn h(x) g(x) end\nh(zeros(3))\n"))
         XCTAssertTrue(e.message.hasPrefix("matmul:"), e.message)
@@ -33,7 +55,7 @@ final class ErrorFormatTests: XCTestCase {
     }
 
     func testInterruptStopsLoop() throws {
-        let interpreter = Interpreter()
+        let interpreter = try Interpreter()
         Interrupt.requested = 1
         XCTAssertThrowsError(try interpreter.run(SourceFile(name: "t", text: "while true\nend\n"))) { e in
             XCTAssertEqual((e as? ScriptError)?.message, "interrupted")

@@ -19,7 +19,7 @@ final class InversionBindingTests: XCTestCase {
     func testStepBudgetStopsLongRuns() throws {
         let model = try tinyViT()
         for call in ["invert(m, rand(1, 1, 16, 16), \"tokens\", steps: 100000)", "train_inverse(m, rand(4, 1, 16, 16), epochs: 100000, batch: 1)"] {
-            let interpreter = Interpreter()
+            let interpreter = try Interpreter()
             interpreter.setVariable("m", .handle(ModelHandle(model)))
             interpreter.stepBudget = 50
             XCTAssertThrowsError(try interpreter.run(SourceFile(name: "budget.loupe", text: call))) { error in

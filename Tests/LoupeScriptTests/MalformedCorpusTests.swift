@@ -19,8 +19,8 @@ final class MalformedCorpusTests: XCTestCase {
         "[1,2][1e300]", "zeros(2)[1e300]", "\u{0}", "x = \"\u{FFFF}\"", "π = 3", "grad(grad, grad)", "help(help)",
     ]
 
-    func run(_ code: String) {
-        let interpreter = Interpreter()
+    func run(_ code: String) throws {
+        let interpreter = try Interpreter()
         interpreter.output = { _ in }
         do {
             try interpreter.run(SourceFile(name: "m", text: code))
@@ -32,8 +32,8 @@ final class MalformedCorpusTests: XCTestCase {
         }
     }
 
-    func testCorpus() {
-        for code in Self.corpus { run(code) }
+    func testCorpus() throws {
+        for code in Self.corpus { try run(code) }
     }
 
     /// Random byte mutations of valid scripts (deterministic).
@@ -55,7 +55,7 @@ final class MalformedCorpusTests: XCTestCase {
                     default: chars[at] = alphabet[rng.nextInt(below: alphabet.count)]
                     }
                 }
-                run(String(chars))
+                try run(String(chars))
                 runs += 1
             }
         }

@@ -23,7 +23,7 @@ final class ModelBindingsTests: XCTestCase {
         bias.value = try Tensor(shape: [3], scalars: [0, 2, 1])
         try saveModel(model, to: path, classNames: ["ant", "bee", "cat"])
 
-        let interpreter = Interpreter()
+        let interpreter = try Interpreter()
         let lines = try run("""
             m = model("\(path)")
             print(m.classes)

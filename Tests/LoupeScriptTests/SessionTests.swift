@@ -4,15 +4,15 @@ import LoupeTensor
 import LoupeModels
 
 final class SessionTests: XCTestCase {
-    func makeSession() -> (ReplSession, () -> [String]) {
-        let session = ReplSession()
+    func makeSession() throws -> (ReplSession, () -> [String]) {
+        let session = try ReplSession()
         var lines: [String] = []
         session.write = { lines.append($0) }
         return (session, { lines })
     }
 
-    func testContinuationAndCellNumbers() {
-        let (s, out) = makeSession()
+    func testContinuationAndCellNumbers() throws {
+        let (s, out) = try makeSession()
         XCTAssertEqual(s.prompt, "[1]> ")
         XCTAssertEqual(s.feed("fn f(x)"), .more)
         XCTAssertEqual(s.prompt, ".... ")
@@ -26,15 +26,15 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.prompt, "[4]> ")
     }
 
-    func testCancelDropsPendingInput() {
-        let (s, _) = makeSession()
+    func testCancelDropsPendingInput() throws {
+        let (s, _) = try makeSession()
         XCTAssertEqual(s.feed("for i in range(3)"), .more)
         s.cancelInput()
         XCTAssertEqual(s.prompt, "[1]> ")
     }
 
     func testFailedCellsAreNotSavedAndSaveReplays() throws {
-        let (s, out) = makeSession()
+        let (s, out) = try makeSession()
         _ = s.feed("seed(3)")
         _ = s.feed("x = rand(2, 2)")
         _ = s.feed("x.shape")
@@ -48,11 +48,11 @@ final class SessionTests: XCTestCase {
         XCTAssertTrue(text.contains("# seed: 3"))
         XCTAssertTrue(text.contains("# [3]\nx.shape\n#=> [2, 2]\n"))
         XCTAssertFalse(text.contains("zeros(3)"))
-        let report = ScriptRunner().run(text: text, name: path, verify: true) { _ in }
+        let report = try ScriptRunner().run(text: text, name: path, verify: true) { _ in }
         XCTAssertNil(report.failure)
         XCTAssertEqual(report.cells.count, 4)
         let tampered = text.replacingOccurrences(of: "#=> [2, 2]", with: "#=> [2, 3]")
-        let bad = ScriptRunner().run(text: tampered, name: path, verify: true) { _ in }
+        let bad = try ScriptRunner().run(text: tampered, name: path, verify: true) { _ in }
         XCTAssertTrue(bad.failure?.contains("cell [3]") ?? false, bad.failure ?? "")
         XCTAssertTrue(bad.failure?.contains("recorded: [2, 3]") ?? false)
         XCTAssertTrue(bad.failure?.contains("replayed: [2, 2]") ?? false)
@@ -61,9 +61,11 @@ final class SessionTests: XCTestCase {
     /// A script's printed lines reach the runner's echo while the cell is still running (a long
     /// training script shows its progress lines as they come, not at the end).
     func testScriptRunnerEchoesLinesAsTheyArePrinted() throws {
-        let interpreter = Interpreter()
         var echoed: [String] = []
-        interpreter.register(Builtin("echoed_count()", "test probe") { _ in .number(Double(echoed.count)) })
+        let probe = CustomCore(name: "test probe", builtins: [
+            Builtin("echoed_count()", "test probe") { _ in .number(Double(echoed.count)) },
+        ])
+        let interpreter = Interpreter(table: try BuiltinTable(cores: ScriptCores.standard + [probe]))
         let report = ScriptRunner(interpreter: interpreter).run(text: "print(\"a\")\nprint(\"b\")\nprint(echoed_count())",
                                                                 name: "s", verify: false) { echoed.append($0) }
         XCTAssertNil(report.failure)
@@ -76,14 +78,14 @@ final class SessionTests: XCTestCase {
         try "hello".write(toFile: data, atomically: true, encoding: .utf8)
         let cells = [Cell(number: 1, code: "1 + 1", output: ["2"])]
         let text = SessionFile.render(cells: cells, seed: nil, files: [(data, SHA256.hex(of: Array("hello".utf8)))])
-        XCTAssertNil(ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure)
+        XCTAssertNil(try ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure)
         try "changed".write(toFile: data, atomically: true, encoding: .utf8)
-        let failure = ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure
+        let failure = try ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure
         XCTAssertTrue(failure?.contains("changed: recorded SHA-256") ?? false, failure ?? "")
     }
 
     func testSaveRecordsHashesOfFilesRead() throws {
-        let (s, _) = makeSession()
+        let (s, _) = try makeSession()
         let png = NSTemporaryDirectory() + "loupe-hash-\(getpid()).png"
         _ = s.feed("save_image(ones(1, 2, 2), \"\(png)\")")
         _ = s.feed("img = image(\"\(png)\")")
@@ -92,11 +94,11 @@ final class SessionTests: XCTestCase {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let bytes = [UInt8](FileManager.default.contents(atPath: png)!)
         XCTAssertTrue(text.contains("# file-sha256: \(SHA256.hex(of: bytes)) \(png)\n"), text)
-        XCTAssertNil(ScriptRunner().run(text: text, name: path, verify: true) { _ in }.failure)
+        XCTAssertNil(try ScriptRunner().run(text: text, name: path, verify: true) { _ in }.failure)
     }
 
-    func testMetaCommands() {
-        let (s, out) = makeSession()
+    func testMetaCommands() throws {
+        let (s, out) = try makeSession()
         _ = s.feed("a = 1")
         _ = s.feed(":vars")
         XCTAssertEqual(out().last, "a = 1")
@@ -112,8 +114,8 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.feed(":quit"), .quit)
     }
 
-    func testCompletion() {
-        let (s, _) = makeSession()
+    func testCompletion() throws {
+        let (s, _) = try makeSession()
         _ = s.feed("net = {blocks: {attn: 1}, \"head.w\": 2}")
         _ = s.feed("img = zeros(3, 4, 4)")
         XCTAssertEqual(s.completions(line: "ne", cursor: 2).candidates, ["neg", "net"])
@@ -134,7 +136,7 @@ final class SessionTests: XCTestCase {
 
     func testJournalHoldsCompletedCells() throws {
         let dir = NSTemporaryDirectory() + "loupe-journal-\(getpid())"
-        let (s, _) = makeSession()
+        let (s, _) = try makeSession()
         s.journal = try Journal(directory: dir)
         _ = s.feed("x = 2")
         _ = s.feed("x * 21")

@@ -78,12 +78,15 @@ enum PlotBindings {
     static let all: [Builtin] = [
         Builtin("plot(data, path: nil, title: \"\", xlabel: \"epoch\", ylabel: \"\")",
                 "Draws line charts and returns the image [3, H, W]: data is a list or 1-D tensor (one line), a record of them (one line per key, with a legend), a record of such records (one panel per key), or a history from train (panels loss and accuracy, train and test lines). Point i is drawn at x = i + 1; nan points are skipped. Shown inline like show; written as PNG when path is given.") { a in
-            let plot = LinePlot(panels: try panels(a[0], ylabel: try a.string(4)), title: try a.string(2), xlabel: try a.string(3))
+            let ylabel = try a.string("ylabel")
+            let drawn: [LinePlot.Panel]
+            do { drawn = try panels(a["data"], ylabel: ylabel) } catch let error as LoupeError { throw a.error("data", error.message) }
+            let plot = LinePlot(panels: drawn, title: try a.string("title"), xlabel: try a.string("xlabel"))
             let image = try plot.render()
             let png = try PNG.encode(image)
-            if !a.isNil(1) {
+            if !a.isNil("path") {
                 try a.interpreter.checkFileAccess("plot")
-                try FileIO.writeAtomically([UInt8](png), to: try a.string(1), op: "plot")
+                try FileIO.writeAtomically([UInt8](png), to: try a.string("path"), op: "plot")
             }
             a.interpreter.shownImages.append([UInt8](png))
             a.interpreter.imageSink?(image, [UInt8](png))

@@ -26,10 +26,10 @@ enum TrainBindings {
                 """) { a in try train(&a) },
         Builtin("evaluate(m, data, batch: 500)", methodOf: "model",
                 "The mean cross-entropy and accuracy of classifier m on data (a record {images, labels} or a data set name, whose test split is used), as a record {loss, accuracy}. No gradients; batch norm uses its running statistics.") { a in
-            let handle = try ModelBindings.model(a, 0)
-            let data = try labeledImages(a, 1, defaultSplit: "test").data
-            let batch = try a.int(2)
-            guard batch >= 1 else { throw LoupeError("evaluate: batch must be at least 1, got \(batch)") }
+            let handle = try ModelBindings.model(a, "m")
+            let data = try labeledImages(a, "data", defaultSplit: "test").data
+            let batch = try a.int("batch")
+            guard batch >= 1 else { throw a.error("batch", "evaluate: batch must be at least 1, got \(batch)") }
             handle.module.setTraining(false)
             let interpreter = a.interpreter, position = interpreter.builtinCallPos
             let result = try Trainer.evaluate(handle.module, data, batchSize: batch) {
@@ -41,31 +41,31 @@ enum TrainBindings {
 
     static func train(_ a: inout Arguments) throws -> Value {
         let name = a.builtin.name
-        let handle = try ModelBindings.model(a, 0)
-        let (data, classes, namedTest) = try labeledImages(a, 1, defaultSplit: "train")
+        let handle = try ModelBindings.model(a, "m")
+        let (data, classes, namedTest) = try labeledImages(a, "data", defaultSplit: "train")
         var test: LabeledImages? = namedTest
-        if !a.isNil(8) { test = try labeledImages(a, 8, defaultSplit: "test").data }
-        guard let optimizer = TrainingOptions.OptimizerKind(rawValue: try a.choice(5, ["adamw", "adam", "sgd"])),
-              let schedule = TrainingOptions.ScheduleKind(rawValue: try a.choice(6, ["cosine", "constant", "step"])) else {
+        if !a.isNil("test") { test = try labeledImages(a, "test", defaultSplit: "test").data }
+        guard let optimizer = TrainingOptions.OptimizerKind(rawValue: try a.choice("optimizer", ["adamw", "adam", "sgd"])),
+              let schedule = TrainingOptions.ScheduleKind(rawValue: try a.choice("schedule", ["cosine", "constant", "step"])) else {
             throw LoupeError("\(name): unknown optimizer or schedule")
         }
         let seed: UInt64
-        if a.isNil(14) {
+        if a.isNil("seed") {
             seed = UInt64(a.interpreter.rng.next()) << 32 | UInt64(a.interpreter.rng.next())
         } else {
-            let value = try a.int(14)
-            guard value >= 0 else { throw LoupeError("\(name): seed must be >= 0, got \(value)") }
+            let value = try a.int("seed")
+            guard value >= 0 else { throw a.error("seed", "\(name): seed must be >= 0, got \(value)") }
             seed = UInt64(value)
         }
         let options = TrainingOptions(
-            epochs: try a.int(2), batchSize: try a.int(3), learningRate: try a.number(4),
-            optimizer: optimizer, weightDecay: try a.number(9), momentum: try a.number(13), nesterov: false,
-            schedule: schedule, warmupEpochs: try a.number(10), labelSmoothing: try a.float(11),
-            clipNorm: a.isNil(12) ? nil : try a.number(12), augmentation: try augmentation(a, 7), seed: seed)
+            epochs: try a.int("epochs"), batchSize: try a.int("batch"), learningRate: try a.number("lr"),
+            optimizer: optimizer, weightDecay: try a.number("weight_decay"), momentum: try a.number("momentum"), nesterov: false,
+            schedule: schedule, warmupEpochs: try a.number("warmup"), labelSmoothing: try a.float("label_smoothing"),
+            clipNorm: try a.optionalNumber("clip"), augmentation: try augmentation(a, "augment"), seed: seed)
         let trainer = try Trainer(model: handle.module, options: options)
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         trainer.checkStop = { try interpreter.checkInterrupt(position) }
-        trainer.label = try a.string(15)
+        trainer.label = try a.string("label")
         if let test, try outputClasses(handle.module, test) == nil {
             throw LoupeError("\(name): the model does not return logits [N, classes] for the test images")
         }
@@ -99,13 +99,13 @@ enum TrainBindings {
 
     /// Images and labels from a record {images, labels, classes?} or a data set name (then
     /// `defaultSplit` is read and, for training, the test split is returned too).
-    static func labeledImages(_ a: Arguments, _ i: Int, defaultSplit: String) throws
+    static func labeledImages(_ a: Arguments, _ name: String, defaultSplit: String) throws
         -> (data: LabeledImages, classes: [String]?, test: LabeledImages?) {
         let op = a.builtin.name
-        switch a.values[i] {
+        switch a[name] {
         case .string(let name):
             guard name == "fashion-mnist" else {
-                throw LoupeError("\(op): unknown data set '\(name)' (available: fashion-mnist)")
+                throw a.error(name, "\(op): unknown data set '\(name)' (available: fashion-mnist)")
             }
             try a.interpreter.checkFileAccess(op)
             let set = try FashionMNIST()
@@ -118,26 +118,26 @@ enum TrainBindings {
             return (data, FashionMNIST.classNames, test)
         case .record(let record):
             guard case .tensor(let images)? = record["images"] else {
-                throw LoupeError("\(op): data must have a tensor 'images' [N, C, H, W] (keys: \(record.keys.joined(separator: ", ")))")
+                throw a.error(name, "\(op): data must have a tensor 'images' [N, C, H, W] (keys: \(record.keys.joined(separator: ", ")))")
             }
             let labels: [Int]
             switch record["labels"] {
             case .tensor(let t)?:
                 labels = try t.scalars.map { value in
                     guard value >= 0, value.rounded() == value else {
-                        throw LoupeError("\(op): label \(value) is not a class index")
+                        throw a.error(name, "\(op): label \(value) is not a class index")
                     }
                     return Int(value)
                 }
             case .list(let list)?:
                 labels = try list.items.map { item in
                     guard case .number(let n) = item, n >= 0, n.rounded() == n else {
-                        throw LoupeError("\(op): label \(item.display) is not a class index")
+                        throw a.error(name, "\(op): label \(item.display) is not a class index")
                     }
                     return Int(n)
                 }
             default:
-                throw LoupeError("\(op): data must have 'labels' (a tensor or list of class indices)")
+                throw a.error(name, "\(op): data must have 'labels' (a tensor or list of class indices)")
             }
             var classes: [String]?
             if case .list(let names)? = record["classes"] {
@@ -145,13 +145,13 @@ enum TrainBindings {
             }
             return (try LabeledImages(images: images, labels: labels, op: op), classes, nil)
         default:
-            throw LoupeError("\(op): data must be a record {images, labels} or a data set name, got \(a.values[i].typeName)")
+            throw a.error(name, "\(op): data must be a record {images, labels} or a data set name, got \(a[name].typeName)")
         }
     }
 
     /// `augment`: false/nil, true (flip + 2-pixel crop) or {flip, crop}.
-    private static func augmentation(_ a: Arguments, _ i: Int) throws -> Augmentation {
-        switch a.values[i] {
+    private static func augmentation(_ a: Arguments, _ name: String) throws -> Augmentation {
+        switch a[name] {
         case .null, .bool(false): return .none
         case .bool(true): return .standard
         case .record(let record):
@@ -161,12 +161,12 @@ enum TrainBindings {
                 case ("flip", .bool(let flip)?): result.horizontalFlip = flip
                 case ("crop", .number(let pad)?) where pad >= 0 && pad == pad.rounded(): result.cropPadding = Int(pad)
                 default:
-                    throw LoupeError("\(a.builtin.name): augment record takes flip (bool) and crop (pixels of padding), got \(key): \(record[key]?.display ?? "nil")")
+                    throw a.error(name, "\(a.builtin.name): augment record takes flip (bool) and crop (pixels of padding), got \(key): \(record[key]?.display ?? "nil")")
                 }
             }
             return result
         default:
-            throw LoupeError("\(a.builtin.name): augment must be true, false or a record {flip, crop}, got \(a.values[i].typeName)")
+            throw a.error(name, "\(a.builtin.name): augment must be true, false or a record {flip, crop}, got \(a[name].typeName)")
         }
     }
 }

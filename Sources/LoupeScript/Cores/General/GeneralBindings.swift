@@ -1,67 +1,61 @@
 import Foundation
 import LoupeTensor
 
-/// The table of builtins: every entry declares its signature and doc once; `help`, completion
-/// and method lookup read it.
-public enum Builtins {
-    /// All builtins, general first, then tensor bindings.
-    public static let all: [Builtin] = general + TensorBindings.all + OpsBindings.all + NNBindings.all + OptimBindings.all
-        + IOBindings.all + PlotBindings.all + ModelBindings.all + InterventionBindings.all + TrainBindings.all
-        + InversionBindings.all
-
-    static let general: [Builtin] = [
+/// The general core's builtins.
+enum GeneralBindings {
+    static let all: [Builtin] = [
         Builtin("print(*values)", "Prints the values separated by spaces (strings without quotes) and returns nil.") { a in
-            let items = try a.list(0).items
+            let items = try a.list("values").items
             a.interpreter.output(items.map(\.text).joined(separator: " "))
             return .null
         },
         Builtin("len(x)", "The number of items of a list, characters of a string, keys of a record, or the size of a tensor's first axis.") { a in
-            switch a[0] {
+            switch a["x"] {
             case .list(let l): return .number(Double(l.items.count))
             case .string(let s): return .number(Double(s.count))
             case .record(let r): return .number(Double(r.count))
             case .tensor(let t):
                 guard t.rank > 0 else { throw LoupeError("len: a rank-0 tensor has no length") }
                 return .number(Double(t.shape[0]))
-            default: throw a.typeError(0, "a list, string, record or tensor")
+            default: throw a.typeError("x", "a list, string, record or tensor")
             }
         },
         Builtin("range(start, stop: nil, step: 1)", "A list of integers: range(n) is 0..<n, range(a, b) is a..<b, with an optional step (which may be negative).") { a in
-            var start = try a.int(0), stop: Int
-            if a.isNil(1) { stop = start; start = 0 } else { stop = try a.int(1) }
-            let step = try a.int(2)
-            guard step != 0 else { throw LoupeError("range: step cannot be zero") }
+            var start = try a.int("start"), stop: Int
+            if a.isNil("stop") { stop = start; start = 0 } else { stop = try a.int("stop") }
+            let step = try a.int("step")
+            guard step != 0 else { throw a.error("step", "range: step cannot be zero") }
             let n = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
             guard n <= 10_000_000 else { throw LoupeError("range: \(n) items is too many (limit 10000000)") }
             return .list(ListBox(stride(from: start, to: stop, by: step).map { .number(Double($0)) }))
         },
         Builtin("keys(record)", methodOf: "record", "The keys of a record, in insertion order, as a list of strings.") { a in
-            .list(ListBox(try a.record(0).keys.map { .string($0) }))
+            .list(ListBox(try a.record("record").keys.map { .string($0) }))
         },
         Builtin("values(record)", methodOf: "record", "The values of a record, in key order.") { a in
-            let r = try a.record(0)
+            let r = try a.record("record")
             return .list(ListBox(r.keys.map { r[$0]! }))
         },
         Builtin("has(record, key)", methodOf: "record", "Whether a record has the given key.") { a in
-            .bool(try a.record(0)[try a.string(1)] != nil)
+            .bool(try a.record("record")[try a.string("key")] != nil)
         },
         Builtin("append(list, value)", methodOf: "list", "Appends a value to a list in place and returns the list.") { a in
-            let l = try a.list(0)
-            l.items.append(a[1])
+            let l = try a.list("list")
+            l.items.append(a["value"])
             return .list(l)
         },
         Builtin("pop(list)", methodOf: "list", "Removes and returns the last item of a list.") { a in
-            let l = try a.list(0)
+            let l = try a.list("list")
             guard let v = l.items.popLast() else { throw LoupeError("pop: the list is empty") }
             return v
         },
         Builtin("reverse(list)", methodOf: "list", "A reversed copy of a list.") { a in
-            .list(ListBox(try a.list(0).items.reversed()))
+            .list(ListBox(try a.list("list").items.reversed()))
         },
         Builtin("map(list, f)", methodOf: "list", "A list of f(item) for every item.") { a in
-            let f = try a.callable(1)
+            let f = try a.callable("f")
             // The items (f may change the list) and the results so far are kept while f runs.
-            let items = try a.list(0).items
+            let items = try a.list("list").items
             let results = ListBox([])
             if items.contains(where: \.canReachEnvironment) { a.interpreter.keepAlive(.list(ListBox(items))) }
             a.interpreter.keepAlive(.list(results))
@@ -69,71 +63,72 @@ public enum Builtins {
             return .list(results)
         },
         Builtin("join(list, separator: \"\")", methodOf: "list", "The items' text joined with a separator.") { a in
-            .string(try a.list(0).items.map(\.text).joined(separator: try a.string(1)))
+            .string(try a.list("list").items.map(\.text).joined(separator: try a.string("separator")))
         },
         Builtin("split(text, separator: \" \")", methodOf: "string", "Splits a string at every occurrence of a separator.") { a in
-            let sep = try a.string(1)
-            guard !sep.isEmpty else { throw LoupeError("split: separator cannot be empty") }
-            return .list(ListBox(try a.string(0).components(separatedBy: sep).map { .string($0) }))
+            let sep = try a.string("separator")
+            guard !sep.isEmpty else { throw a.error("separator", "split: separator cannot be empty") }
+            return .list(ListBox(try a.string("text").components(separatedBy: sep).map { .string($0) }))
         },
-        Builtin("upper(text)", methodOf: "string", "The string in upper case.") { a in .string(try a.string(0).uppercased()) },
-        Builtin("lower(text)", methodOf: "string", "The string in lower case.") { a in .string(try a.string(0).lowercased()) },
+        Builtin("upper(text)", methodOf: "string", "The string in upper case.") { a in .string(try a.string("text").uppercased()) },
+        Builtin("lower(text)", methodOf: "string", "The string in lower case.") { a in .string(try a.string("text").lowercased()) },
         Builtin("type(x)", "The type name of a value: nil, bool, number, string, list, record, tensor, function, or a handle's type.") { a in
-            .string(a[0].typeName)
+            .string(a["x"].typeName)
         },
-        Builtin("str(x)", "The display text of a value (strings unchanged).") { a in .string(a[0].text) },
+        Builtin("str(x)", "The display text of a value (strings unchanged).") { a in .string(a["x"].text) },
         Builtin("num(x)", "Converts a string, bool or one-element tensor to a number.") { a in
-            switch a[0] {
+            switch a["x"] {
             case .string(let s):
-                guard let n = Double(s.trimmingCharacters(in: .whitespaces)) else { throw LoupeError("num: cannot convert \"\(s)\" to a number") }
+                guard let n = Double(s.trimmingCharacters(in: .whitespaces)) else { throw a.error("x", "num: cannot convert \"\(s)\" to a number") }
                 return .number(n)
-            default: return .number(try a.number(0))
+            default: return .number(try a.number("x"))
             }
         },
         Builtin("abs(x)", methodOf: "tensor", "Absolute value of a number, or elementwise of a tensor.") { a in
-            if case .tensor(let t) = a[0] { return .tensor(t.abs()) }
-            return .number(Swift.abs(try a.number(0)))
+            if case .tensor(let t) = a["x"] { return .tensor(t.abs()) }
+            return .number(Swift.abs(try a.number("x")))
         },
         Builtin("sqrt(x)", methodOf: "tensor", "Square root of a number, or elementwise of a tensor.") { a in
-            if case .tensor(let t) = a[0] { return .tensor(t.sqrt()) }
-            let x = try a.number(0)
-            guard x >= 0 else { throw LoupeError("sqrt: argument 'x' must be non-negative, got \(Display.number(x))") }
+            if case .tensor(let t) = a["x"] { return .tensor(t.sqrt()) }
+            let x = try a.number("x")
+            guard x >= 0 else { throw a.error("x", "sqrt: argument 'x' must be non-negative, got \(Display.number(x))") }
             return .number(x.squareRoot())
         },
-        Builtin("floor(x)", "The largest integer not above x.") { a in .number((try a.number(0)).rounded(.down)) },
+        Builtin("floor(x)", "The largest integer not above x.") { a in .number((try a.number("x")).rounded(.down)) },
         Builtin("round(x, digits: 0)", "x rounded to a number of decimal digits.") { a in
-            let p = Foundation.pow(10.0, Double(try a.int(1)))
-            return .number((try a.number(0) * p).rounded() / p)
+            let p = Foundation.pow(10.0, Double(try a.int("digits")))
+            return .number((try a.number("x") * p).rounded() / p)
         },
-        Builtin("min(*values)", "The smallest of numbers given as arguments or as one list.") { a in try extremum(a, "min", <) },
-        Builtin("max(*values)", "The largest of numbers given as arguments or as one list.") { a in try extremum(a, "max", >) },
+        Builtin("min(*values)", "The smallest of numbers given as arguments or as one list.") { a in try extremum(a, <) },
+        Builtin("max(*values)", "The largest of numbers given as arguments or as one list.") { a in try extremum(a, >) },
         Builtin("assert(condition, message: \"assertion failed\")", "Raises an error with the message when the condition is false.") { a in
-            if !a[0].isTruthy { throw LoupeError("assert: \(try a.string(1))") }
+            if !a["condition"].isTruthy { throw LoupeError("assert: \(try a.string("message"))") }
             return .null
         },
-        Builtin("error(message)", "Raises an error with the given message.") { a in throw LoupeError(try a.string(0)) },
+        Builtin("error(message)", "Raises an error with the given message.") { a in throw LoupeError(try a.string("message")) },
         Builtin("seed(n)", "Resets the random generator (PCG32) to seed n, making rand, randn and every random core reproducible.") { a in
-            let n = try a.int(0)
-            guard n >= 0 else { throw LoupeError("seed: argument 'n' must be non-negative, got \(n)") }
+            let n = try a.int("n")
+            guard n >= 0 else { throw a.error("n", "seed: argument 'n' must be non-negative, got \(n)") }
             a.interpreter.rng = RandomGenerator(seed: UInt64(n))
             a.interpreter.seedValue = UInt64(n)
             return .null
         },
         Builtin("time(f)", "Calls f() and returns a record {value, ms} with its result and the wall time in milliseconds.") { a in
-            let f = try a.callable(0)
+            let f = try a.callable("f")
             let start = DispatchTime.now().uptimeNanoseconds
             let v = try a.interpreter.call(f, [], at: a.interpreter.builtinCallPos)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             return .record(RecordBox([("value", v), ("ms", .number((ms * 1000).rounded() / 1000))]))
         },
         Builtin("help(name: nil)", "With no argument, lists every builtin; with a name (string or function), prints its signature and doc.") { a in
-            a.interpreter.output(try Builtins.help(a[0], a.interpreter))
+            a.interpreter.output(try GeneralBindings.help(a["name"], a.interpreter))
             return .null
         },
     ]
 
-    static func extremum(_ a: Arguments, _ name: String, _ better: (Double, Double) -> Bool) throws -> Value {
-        var items = try a.list(0).items
+    static func extremum(_ a: Arguments, _ better: (Double, Double) -> Bool) throws -> Value {
+        let name = a.builtin.name
+        var items = try a.list("values").items
         if items.count == 1, case .list(let l) = items[0] { items = l.items }
         guard !items.isEmpty else { throw LoupeError("\(name): needs at least one number") }
         var best = Double.nan

@@ -5,40 +5,43 @@ import LoupeTensor
 /// File-format bindings: images, safetensors, data sets, grids and image display. Files read
 /// here are recorded (with their SHA-256) for session headers.
 enum IOBindings {
-    static func tensors(_ v: Value, _ name: String) throws -> [Tensor] {
-        switch v {
+    /// Argument `name`: one tensor or a list of tensors.
+    static func tensors(_ a: Arguments, _ name: String) throws -> [Tensor] {
+        switch a[name] {
         case .tensor(let t): return [t]
         case .list(let l):
             return try l.items.map {
-                guard case .tensor(let t) = $0 else { throw LoupeError("\(name): expected a list of tensors, got an item of type \($0.typeName)") }
+                guard case .tensor(let t) = $0 else {
+                    throw a.error(name, "\(a.builtin.name): expected a list of tensors, got an item of type \($0.typeName)")
+                }
                 return t
             }
-        default: throw LoupeError("\(name): argument 'images' must be a tensor or a list of tensors, got \(v.typeName)")
+        default: throw a.typeError(name, "a tensor or a list of tensors")
         }
     }
 
     static let all: [Builtin] = [
         Builtin("image(path, alpha: false)", "Reads a PNG file as a [C, H, W] tensor in [0, 1] (gray: C = 1, color: C = 3; alpha kept only with alpha: true).") { a in
-            let path = try a.string(0)
+            let path = try a.string("path")
             let data = try a.interpreter.readFile(path, op: "image")
-            return .tensor(try PNG.decode(data, dropAlpha: !(try a.bool(1)), source: path))
+            return .tensor(try PNG.decode(data, dropAlpha: !(try a.bool("alpha")), source: path))
         },
         Builtin("save_image(img, path)", methodOf: "tensor", "Writes a [C, H, W] or [H, W] tensor (values clamped to [0, 1]) as a PNG file, atomically.") { a in
             try a.interpreter.checkFileAccess("save_image")
-            try PNG.write(try a.tensor(0).detached(), to: try a.string(1))
+            try PNG.write(try a.tensor("img").detached(), to: try a.string("path"))
             return .null
         },
         Builtin("show(img, path: nil)", methodOf: "tensor", "Shows an image ([C, H, W] in [0, 1]): inline in the REPL, embedded in --html notebooks, and written as PNG when path is given.") { a in
-            let t = try a.tensor(0).detached()
+            let t = try a.tensor("img").detached()
             let png = try PNG.encode(t)
-            if !a.isNil(1) { try a.interpreter.checkFileAccess("show"); try FileIO.writeAtomically([UInt8](png), to: try a.string(1), op: "show") }
+            if !a.isNil("path") { try a.interpreter.checkFileAccess("show"); try FileIO.writeAtomically([UInt8](png), to: try a.string("path"), op: "show") }
             a.interpreter.shownImages.append([UInt8](png))
             a.interpreter.imageSink?(t, [UInt8](png))
             a.interpreter.output("<image \(describe(shape: t.shape))>")
             return .null
         },
         Builtin("load_tensors(path)", "Reads a safetensors file as a record of tensors by name (sorted by name).") { a in
-            let path = try a.string(0)
+            let path = try a.string("path")
             let data = try a.interpreter.readFile(path, op: "load_tensors")
             let file = try SafeTensorsFile(data: data, name: path)
             let all = try file.allTensors()
@@ -46,21 +49,21 @@ enum IOBindings {
         },
         Builtin("save_tensors(path, tensors)", "Writes a record of tensors to a safetensors file (float32), atomically.") { a in
             try a.interpreter.checkFileAccess("save_tensors")
-            let r = try a.record(1)
+            let r = try a.record("tensors")
             var dict: [String: Tensor] = [:]
             for k in r.keys {
                 guard case .tensor(let t) = r[k]! else { throw LoupeError("save_tensors: value '\(k)' is a \(r[k]!.typeName), not a tensor") }
                 dict[k] = t.detached()
             }
-            try SafeTensors.write(dict, to: try a.string(0))
+            try SafeTensors.write(dict, to: try a.string("path"))
             return .null
         },
         Builtin("dataset(name, split: \"test\")", "Loads a data set as a record {images, labels, classes}. Available: \"fashion-mnist\" (images [N, 1, 28, 28] in [0, 1], split \"train\" or \"test\").") { a in
-            let name = try a.string(0)
-            guard name == "fashion-mnist" else { throw LoupeError("dataset: unknown data set '\(name)' (available: fashion-mnist)") }
+            let name = try a.string("name")
+            guard name == "fashion-mnist" else { throw a.error("name", "dataset: unknown data set '\(name)' (available: fashion-mnist)") }
             try a.interpreter.checkFileAccess("dataset")
             let set = try FashionMNIST()
-            let split = try a.string(1)
+            let split = try a.string("split")
             let examples = try set.load(split)
             let prefix = split == "train" ? "train" : "t10k"
             for kind in ["images-idx3", "labels-idx1"] {
@@ -70,10 +73,10 @@ enum IOBindings {
                                       ("classes", .list(ListBox(FashionMNIST.classNames.map { .string($0) })))]))
         },
         Builtin("grid(images, cols: 8, padding: 2)", "Tiles images (a list of [C, H, W] tensors or one [N, C, H, W] tensor) into one image with cols columns.") { a in
-            let cols = try a.int(1), padding = try a.int(2)
-            guard cols > 0 else { throw LoupeError("grid: argument 'cols' must be positive, got \(cols)") }
-            guard padding >= 0 else { throw LoupeError("grid: argument 'padding' must be non-negative, got \(padding)") }
-            return .tensor(try Images.grid(try tensors(a[0], "grid").map { $0.detached() }, columns: cols, padding: padding))
+            let cols = try a.int("cols"), padding = try a.int("padding")
+            guard cols > 0 else { throw a.error("cols", "grid: argument 'cols' must be positive, got \(cols)") }
+            guard padding >= 0 else { throw a.error("padding", "grid: argument 'padding' must be non-negative, got \(padding)") }
+            return .tensor(try Images.grid(try tensors(a, "images").map { $0.detached() }, columns: cols, padding: padding))
         },
     ]
 }

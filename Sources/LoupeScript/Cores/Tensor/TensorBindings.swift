@@ -16,8 +16,8 @@ public enum TensorBindings {
     nonisolated(unsafe) public static var maxElements = 1 << 30
 
     /// The shape argument `i`, validated: no negative sizes, at most `maxElements` elements.
-    static func shape(_ a: Arguments, _ i: Int) throws -> [Int] {
-        let shape = try a.ints(i)
+    static func shape(_ a: Arguments, _ name: String) throws -> [Int] {
+        let shape = try a.ints(name)
         let count = try Tensor.checkedCount(shape, op: a.builtin.name)
         guard count <= maxElements else {
             throw LoupeError("\(a.builtin.name): shape \(describe(shape: shape)) is too large (\(count) elements, limit \(maxElements))")
@@ -26,7 +26,7 @@ public enum TensorBindings {
     }
 
     static func random(_ a: Arguments, _ draw: (inout RandomGenerator) -> Float) throws -> Tensor {
-        let shape = try shape(a, 0)
+        let shape = try shape(a, "shape")
         let count = shape.reduce(1, *)
         let t = Tensor.uninitialized(shape)
         let p = t.storage.pointer
@@ -35,17 +35,17 @@ public enum TensorBindings {
     }
 
     static let all: [Builtin] = [
-        function("tensor(data)", "A tensor from a number or a (nested, rectangular) list of numbers.") { a in try a.tensor(0).detached() },
-        function("zeros(*shape)", "A tensor of zeros: zeros(2, 3) or zeros([2, 3]).") { a in try Tensor.zeros(try shape(a, 0)) },
-        function("ones(*shape)", "A tensor of ones: ones(2, 3) or ones([2, 3]).") { a in try Tensor.ones(try shape(a, 0)) },
-        function("full(shape, value)", "A tensor of the given shape (a list) filled with value.") { a in try Tensor.full(try shape(a, 0), Float(try a.number(1))) },
+        function("tensor(data)", "A tensor from a number or a (nested, rectangular) list of numbers.") { a in try a.tensor("data").detached() },
+        function("zeros(*shape)", "A tensor of zeros: zeros(2, 3) or zeros([2, 3]).") { a in try Tensor.zeros(try shape(a, "shape")) },
+        function("ones(*shape)", "A tensor of ones: ones(2, 3) or ones([2, 3]).") { a in try Tensor.ones(try shape(a, "shape")) },
+        function("full(shape, value)", "A tensor of the given shape (a list) filled with value.") { a in try Tensor.full(try shape(a, "shape"), Float(try a.number("value"))) },
         function("rand(*shape)", "Uniform random values in [0, 1) from the session generator (see seed).") { a in try random(a) { $0.nextUniform() } },
         function("randn(*shape)", "Standard normal random values from the session generator (see seed).") { a in try random(a) { $0.nextNormal() } },
         function("arange(start, stop: nil, step: 1)", "A rank-1 tensor of evenly spaced values: arange(n) is 0..<n, arange(a, b, step).") { a in
-            var start = try a.number(0), stop: Double
-            if a.isNil(1) { stop = start; start = 0 } else { stop = try a.number(1) }
-            let step = try a.number(2)
-            guard step != 0, step.isFinite else { throw LoupeError("arange: step must be non-zero, got \(Display.number(step))") }
+            var start = try a.number("start"), stop: Double
+            if a.isNil("stop") { stop = start; start = 0 } else { stop = try a.number("stop") }
+            let step = try a.number("step")
+            guard step != 0, step.isFinite else { throw a.error("step", "arange: step must be non-zero, got \(Display.number(step))") }
             let steps = Swift.max(0, ((stop - start) / step).rounded(.up))
             guard steps.isFinite, steps <= Double(maxElements) else {
                 throw LoupeError("arange: \(Display.number(steps)) values is too many (limit \(maxElements))")
@@ -53,24 +53,24 @@ public enum TensorBindings {
             let n = Int(steps)
             return Tensor((0..<n).map { Float(start + Double($0) * step) })
         },
-        method("reshape(x, *shape)", "The same values in a new shape; one dimension may be -1. x.reshape(2, -1).") { a in try a.tensor(0).reshaped(try a.ints(1)) },
-        method("flatten(x)", "The values as a rank-1 tensor.") { a in try a.tensor(0).reshaped([-1]) },
-        method("permute(x, *axes)", "A view with axes reordered: result axis i is input axis axes[i].") { a in try a.tensor(0).permuted(try a.ints(1)) },
-        method("transpose(x, first: -2, second: -1)", "A view with two axes swapped (default the last two).") { a in try a.tensor(0).transposed(try a.int(1), try a.int(2)) },
-        method("expand(x, *shape)", "A broadcast view of x with the given larger shape.") { a in try a.tensor(0).expanded(to: try a.ints(1)) },
-        method("matmul(a, b)", "Matrix product with NumPy semantics (same as a @ b).") { a in try a.tensor(0).matmul(try a.tensor(1)) },
-        method("add(a, b)", "Elementwise a + b with broadcasting.") { a in try a.tensor(0) + a.tensor(1) },
-        method("sub(a, b)", "Elementwise a - b with broadcasting.") { a in try a.tensor(0) - a.tensor(1) },
-        method("mul(a, b)", "Elementwise a * b with broadcasting.") { a in try a.tensor(0) * a.tensor(1) },
-        method("div(a, b)", "Elementwise a / b with broadcasting.") { a in try a.tensor(0) / a.tensor(1) },
-        method("pow(a, b)", "Elementwise a ** b with broadcasting.") { a in try a.tensor(0).pow(try a.tensor(1)) },
-        method("neg(x)", "Elementwise negation.") { a in try a.tensor(0).negated() },
-        method("detach(x)", "The same values without gradient history.") { a in try a.tensor(0).detached() },
-        method("contiguous(x)", "A contiguous copy of a view (same values).") { a in try a.tensor(0).contiguous() },
-        method("requires_grad(x)", "A copy of x that records operations for gradients (a leaf).") { a in try a.tensor(0).detached().requiringGrad() },
-        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in let v = try a.tensor(0).item(); return .number(Double("\(v)") ?? Double(v)) },
+        method("reshape(x, *shape)", "The same values in a new shape; one dimension may be -1. x.reshape(2, -1).") { a in try a.tensor("x").reshaped(try a.ints("shape")) },
+        method("flatten(x)", "The values as a rank-1 tensor.") { a in try a.tensor("x").reshaped([-1]) },
+        method("permute(x, *axes)", "A view with axes reordered: result axis i is input axis axes[i].") { a in try a.tensor("x").permuted(try a.ints("axes")) },
+        method("transpose(x, first: -2, second: -1)", "A view with two axes swapped (default the last two).") { a in try a.tensor("x").transposed(try a.int("first"), try a.int("second")) },
+        method("expand(x, *shape)", "A broadcast view of x with the given larger shape.") { a in try a.tensor("x").expanded(to: try a.ints("shape")) },
+        method("matmul(a, b)", "Matrix product with NumPy semantics (same as a @ b).") { a in try a.tensor("a").matmul(try a.tensor("b")) },
+        method("add(a, b)", "Elementwise a + b with broadcasting.") { a in try a.tensor("a") + a.tensor("b") },
+        method("sub(a, b)", "Elementwise a - b with broadcasting.") { a in try a.tensor("a") - a.tensor("b") },
+        method("mul(a, b)", "Elementwise a * b with broadcasting.") { a in try a.tensor("a") * a.tensor("b") },
+        method("div(a, b)", "Elementwise a / b with broadcasting.") { a in try a.tensor("a") / a.tensor("b") },
+        method("pow(a, b)", "Elementwise a ** b with broadcasting.") { a in try a.tensor("a").pow(try a.tensor("b")) },
+        method("neg(x)", "Elementwise negation.") { a in try a.tensor("x").negated() },
+        method("detach(x)", "The same values without gradient history.") { a in try a.tensor("x").detached() },
+        method("contiguous(x)", "A contiguous copy of a view (same values).") { a in try a.tensor("x").contiguous() },
+        method("requires_grad(x)", "A copy of x that records operations for gradients (a leaf).") { a in try a.tensor("x").detached().requiringGrad() },
+        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in let v = try a.tensor("x").item(); return .number(Double("\(v)") ?? Double(v)) },
         Builtin("tolist(x)", methodOf: "tensor", "The values of a tensor as (nested) lists of numbers.") { a in
-            let t = try a.tensor(0)
+            let t = try a.tensor("x")
             guard t.count <= 1_000_000 else { throw LoupeError("tolist: tensor of shape \(describe(shape: t.shape)) is too large for a list") }
             let s = t.scalars
             func build(_ depth: Int, _ offset: Int) -> Value {
@@ -81,7 +81,7 @@ public enum TensorBindings {
             return build(0, 0)
         },
         Builtin("stats(x)", methodOf: "tensor", "A record of a tensor's shape, mean, std, min, max and NaN/Inf counts (over finite values).") { a in
-            let t = try a.tensor(0)
+            let t = try a.tensor("x")
             let s = TensorExtras.stats(t)
             return .record(RecordBox([
                 ("shape", .list(ListBox(t.shape.map { .number(Double($0)) }))),
@@ -102,8 +102,8 @@ public enum TensorBindings {
 
     static func valueAndGrad(_ a: Arguments) throws -> (Value, [Value]) {
         let name = a.builtin.name
-        let f = try a.callable(0)
-        let inputs = try a.list(1).items
+        let f = try a.callable("f")
+        let inputs = try a.list("inputs").items
         var leaves: [Tensor] = []
         var callArgs: [Value] = []
         for v in inputs {
@@ -115,7 +115,7 @@ public enum TensorBindings {
                 let leaf = Tensor(Float(n)).requiringGrad()
                 leaves.append(leaf); callArgs.append(.tensor(leaf))
             default:
-                throw LoupeError("\(name): inputs must be tensors or numbers, got \(v.typeName)")
+                throw a.error("inputs", "\(name): inputs must be tensors or numbers, got \(v.typeName)")
             }
         }
         guard !leaves.isEmpty else { throw LoupeError("\(name): needs at least one tensor input") }

@@ -20,9 +20,9 @@ enum InterventionBindings {
                 Differentiable: inside grad(f, x), f may return a function of captured activations. paths(m, x) lists \
                 every path; an unknown path is an error listing similar ones.
                 """) { a in
-            let handle = try ModelBindings.model(a, 0)
-            let x = try handle.batched(try a.tensor(1), op: "capture")
-            let patterns = try paths(a, 2)
+            let handle = try ModelBindings.model(a, "m")
+            let x = try handle.batched(try a.tensor("x"), op: "capture")
+            let patterns = try paths(a, "paths")
             let context = ForwardContext(capture: patterns)
             _ = try context.run(handle.module, x)
             try context.checkAllPathsUsed(op: "capture")
@@ -36,17 +36,17 @@ enum InterventionBindings {
                 a tensor of the same shape. Differentiable through the replacement and the function, so \
                 grad(fn(a) patch(m, x, {"blocks.1": a})[0, 2] end, acts["blocks.1"]) is d logit / d activation.
                 """) { a in
-            let handle = try ModelBindings.model(a, 0)
-            let x = try handle.batched(try a.tensor(1), op: "patch")
-            let context = ForwardContext(patches: try patches(a, 2))
+            let handle = try ModelBindings.model(a, "m")
+            let x = try handle.batched(try a.tensor("x"), op: "patch")
+            let context = ForwardContext(patches: try patches(a, "patches"))
             let output = try context.run(handle.module, x)
             try context.checkAllPathsUsed(op: "patch")
             return .tensor(output)
         },
         Builtin("paths(m, x)", methodOf: "model",
                 "Every activation path of m on x ([C, H, W] or [B, C, H, W]) in the order the forward pass reaches them: what capture and patch accept.") { a in
-            let handle = try ModelBindings.model(a, 0)
-            let x = try handle.batched(try a.tensor(1), op: "paths")
+            let handle = try ModelBindings.model(a, "m")
+            let x = try handle.batched(try a.tensor("x"), op: "paths")
             let visited = try handle.inEvaluationMode { try activationPaths(handle.module, x) }
             var seen = Set<String>()
             return .list(ListBox(visited.filter { seen.insert($0).inserted }.map { .string($0) }))
@@ -59,10 +59,10 @@ enum InterventionBindings {
                 grads}: f's value (a number), the output, the activations and d value / d activation by path (same \
                 shapes). Example: activation_grads(m, img, "blocks.*.resid_mlp", fn(out) out[0, 3] end).grads
                 """) { a in
-            let handle = try ModelBindings.model(a, 0)
-            let x = try handle.batched(try a.tensor(1), op: "activation_grads")
-            let patterns = try paths(a, 2)
-            let f = try a.callable(3)
+            let handle = try ModelBindings.model(a, "m")
+            let x = try handle.batched(try a.tensor("x"), op: "activation_grads")
+            let patterns = try paths(a, "paths")
+            let f = try a.callable("f")
             let interpreter = a.interpreter
             return try GradMode.withGrad {
                 let context = ForwardContext(capture: patterns, differentiable: true)
@@ -93,18 +93,18 @@ enum InterventionBindings {
     ]
 
     /// The path argument: one string or a list of strings.
-    static func paths(_ a: Arguments, _ i: Int) throws -> [String] {
-        switch a[i] {
+    static func paths(_ a: Arguments, _ name: String) throws -> [String] {
+        switch a[name] {
         case .string(let s): return [s]
         case .list(let l):
-            guard !l.items.isEmpty else { throw LoupeError("\(a.builtin.name): argument 'paths' is an empty list") }
+            guard !l.items.isEmpty else { throw a.error(name, "\(a.builtin.name): argument 'paths' is an empty list") }
             return try l.items.map {
                 guard case .string(let s) = $0 else {
-                    throw LoupeError("\(a.builtin.name): argument 'paths' must be strings, got an item of type \($0.typeName)")
+                    throw a.error(name, "\(a.builtin.name): argument 'paths' must be strings, got an item of type \($0.typeName)")
                 }
                 return s
             }
-        default: throw a.typeError(i, "a path string or a list of them")
+        default: throw a.typeError(name, "a path string or a list of them")
         }
     }
 
@@ -128,9 +128,9 @@ enum InterventionBindings {
     }
 
     /// The patches argument: a record path -> tensor, number or function.
-    static func patches(_ a: Arguments, _ i: Int) throws -> [String: Patch] {
-        let record = try a.record(i)
-        guard record.count > 0 else { throw LoupeError("patch: argument 'patches' is an empty record") }
+    static func patches(_ a: Arguments, _ name: String) throws -> [String: Patch] {
+        let record = try a.record(name)
+        guard record.count > 0 else { throw a.error(name, "patch: argument 'patches' is an empty record") }
         let interpreter = a.interpreter
         let position = interpreter.builtinCallPos
         var result: [String: Patch] = [:]
@@ -152,7 +152,7 @@ enum InterventionBindings {
                     }
                 }
             case let other:
-                throw LoupeError("patch: the value for '\(path)' must be a tensor, number or function, got \(other.typeName)")
+                throw a.error(name, "patch: the value for '\(path)' must be a tensor, number or function, got \(other.typeName)")
             }
         }
         return result

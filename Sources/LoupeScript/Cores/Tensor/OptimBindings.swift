@@ -20,47 +20,47 @@ enum OptimBindings {
 
     static func minimize(_ a: Arguments) throws -> Value {
         let name = a.builtin.name
-        let f = try a.callable(0)
+        let f = try a.callable("f")
         let single: Bool
         let items: [Value]
-        switch a.values[1] {
+        switch a["params"] {
         case .list(let list): items = list.items; single = false
-        case .tensor, .number: items = [a.values[1]]; single = true
-        default: throw LoupeError("\(name): params must be a list of tensors, got \(a.values[1].typeName)")
+        case .tensor, .number: items = [a["params"]]; single = true
+        default: throw a.error("params", "\(name): params must be a list of tensors, got \(a["params"].typeName)")
         }
-        guard !items.isEmpty else { throw LoupeError("\(name): params is empty") }
+        guard !items.isEmpty else { throw a.error("params", "\(name): params is empty") }
         let parameters: [Tensor] = try items.map { item in
             switch item {
             case .tensor(let t): return t.contiguousCopy().requiringGrad()
             case .number(let n): return Tensor(Float(n)).requiringGrad()
-            default: throw LoupeError("\(name): params must be tensors or numbers, got \(item.typeName)")
+            default: throw a.error("params", "\(name): params must be tensors or numbers, got \(item.typeName)")
             }
         }
-        let steps = try a.int(2)
-        guard steps >= 1 else { throw LoupeError("\(name): steps must be at least 1, got \(steps)") }
-        let rate = try a.number(3)
-        let kind = try a.choice(4, ["adam", "adamw", "sgd"])
+        let steps = try a.int("steps")
+        guard steps >= 1 else { throw a.error("steps", "\(name): steps must be at least 1, got \(steps)") }
+        let rate = try a.number("lr")
+        let kind = try a.choice("optimizer", ["adam", "adamw", "sgd"])
         var schedule: LearningRateSchedule
-        switch try a.choice(8, ["constant", "cosine", "step"]) {
+        switch try a.choice("schedule", ["constant", "cosine", "step"]) {
         case "cosine": schedule = try .cosine(rate, total: steps)
         case "step": schedule = try .step(rate, stepSize: max(1, steps / 3), gamma: 0.1)
         default: schedule = try .constant(rate)
         }
-        let warmup = try a.int(9)
+        let warmup = try a.int("warmup")
         if warmup > 0 { schedule = try schedule.withWarmup(steps: warmup) }
-        let decay = a.isNil(7) ? nil : try a.number(7)
+        let decay = try a.optionalNumber("weight_decay")
         let optimizer: Optimizer
         switch kind {
         case "sgd":
-            optimizer = try SGD(parameters: parameters, learningRate: rate, momentum: a.number(5),
-                                nesterov: a.bool(6), weightDecay: decay ?? 0, schedule: schedule)
+            optimizer = try SGD(parameters: parameters, learningRate: rate, momentum: a.number("momentum"),
+                                nesterov: a.bool("nesterov"), weightDecay: decay ?? 0, schedule: schedule)
         case "adamw":
             optimizer = try AdamW(parameters: parameters, learningRate: rate, weightDecay: decay ?? 0.01, schedule: schedule)
         default:
             optimizer = try Adam(parameters: parameters, learningRate: rate, weightDecay: decay ?? 0, schedule: schedule)
         }
-        let clip = a.isNil(10) ? nil : try a.number(10)
-        let bar = ProgressBar(try a.string(11), total: steps)
+        let clip = try a.optionalNumber("clip")
+        let bar = ProgressBar(try a.string("label"), total: steps)
         defer { bar.finish() }
         let arguments = parameters.map { Value.tensor($0) }
         var losses: [Float] = []

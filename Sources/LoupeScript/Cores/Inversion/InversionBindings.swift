@@ -5,47 +5,11 @@ import LoupeModels
 import LoupeTensor
 import LoupeIO
 
-/// A trained (or loaded) inverse chain as a Loupe value (`type(inv)` is `"inverse"`).
-/// Attributes: `stages` (list of "from -> to"), `starts` (paths a reconstruction can start
-/// from), `history` (record of per-epoch losses by stage), `mean`, `std`.
-public final class InverseHandle: ScriptHandle {
-    public let chain: InverseChain
-    public var history: [(stage: String, losses: [Float])]
-
-    public init(_ chain: InverseChain, history: [(stage: String, losses: [Float])] = []) {
-        self.chain = chain
-        self.history = history
-    }
-
-    public var typeName: String { "inverse" }
-
-    public var summary: String {
-        "inverse chain of \(chain.config.stages.count) stages (\(chain.startPaths.first ?? "?") -> pixels), \(chain.parameterCount) parameters"
-    }
-
-    public func attribute(_ name: String) throws -> Value? {
-        switch name {
-        case "stages": return .list(ListBox(chain.config.stages.map { .string("\($0.from) -> \($0.to)") }))
-        case "starts": return .list(ListBox(chain.startPaths.map { .string($0) }))
-        case "history": return .record(RecordBox(history.map { ($0.stage, .tensor(Tensor($0.losses))) }))
-        case "mean": return .list(ListBox(chain.config.normalization.mean.map { .number(Double($0)) }))
-        case "std": return .list(ListBox(chain.config.normalization.std.map { .number(Double($0)) }))
-        default: return nil
-        }
-    }
-}
-
 /// Inversion from the language: optimisation-based `invert`, inverse chains (`train_inverse`,
 /// `reconstruct`, `save_inverse`, `load_inverse`), image metrics, colour perturbation and the
 /// layer and colour reports.
 enum InversionBindings {
-    static let all: [Builtin] = {
-        // Inverse chains load with model(path) too.
-        ModelRegistry.register(InverseChain.self)
-        return builtins
-    }()
-
-    static let builtins: [Builtin] = [
+    static let all: [Builtin] = [
         Builtin("invert(m, target, layer, steps: 200, lr: 0.05, loss: \"mse\", tv: 0, l2: 0, jitter: 0, param: \"pixel\", init: nil, seed: 0, shape: nil, mean: nil, std: nil, decorrelate: nil)",
                 """
                 Optimises images with Adam so that model m's activation at `layer` matches `target`: \
@@ -75,42 +39,42 @@ enum InversionBindings {
                 path `from` (e.g. "blocks.5", "blocks.5.resid_attn", "tokens"): `acts` is a record from \
                 capture() or the activation tensor itself.
                 """) { a in
-            let chain = try inverse(a, 0).chain
-            let path = try a.string(2)
+            let chain = try inverse(a, "inv").chain
+            let path = try a.string("from")
             return .tensor(try GradMode.withoutGrad {
-                switch a[1] {
+                switch a["acts"] {
                 case .record(let record):
                     guard let value = record[path], case .tensor(let activation) = value else {
                         throw LoupeError("reconstruct: the record has no activation '\(path)' (keys: \(record.keys.joined(separator: ", ")))")
                     }
                     return try chain.reconstruct(activation, from: path)
                 default:
-                    return try chain.reconstruct(try a.tensor(1), from: path)
+                    return try chain.reconstruct(try a.tensor("acts"), from: path)
                 }
             }.detached())
         },
         Builtin("save_inverse(inv, path)", "Saves an inverse chain as one safetensors file with its configuration (architecture vit-inverse, stages, source model config) as metadata.") { a in
             try a.interpreter.checkFileAccess("save_inverse")
-            try inverse(a, 0).chain.save(to: try a.string(1))
+            try inverse(a, "inv").chain.save(to: try a.string("path"))
             return .null
         },
         Builtin("load_inverse(path)", "Loads an inverse chain saved by save_inverse.") { a in
             try a.interpreter.checkFileAccess("load_inverse")
-            let path = try a.string(0)
+            let path = try a.string("path")
             _ = try? a.interpreter.readFile(path, op: "load_inverse")
-            return .handle(InverseHandle(try InverseChain.load(path)))
+            return .handle(InverseHandle(try InverseChain.load(path, architectures: a.interpreter.architectures)))
         },
         Builtin("ssim(a, b)", "Structural similarity of images in [0, 1] as scikit-image (Gaussian 11x11 window, sigma 1.5, K1 0.01, K2 0.03, mean over channels): one value per image of [B, C, H, W], a number for [C, H, W] or [H, W].") { a in
-            metric(try ImageMetrics.ssim(try a.tensor(0).detached(), try a.tensor(1).detached()))
+            metric(try ImageMetrics.ssim(try a.tensor("a").detached(), try a.tensor("b").detached()))
         },
         Builtin("psnr(a, b)", "Peak signal-to-noise ratio in dB of images in [0, 1]: per image of [B, C, H, W], a number for one image.") { a in
-            metric(try ImageMetrics.psnr(try a.tensor(0).detached(), try a.tensor(1).detached()))
+            metric(try ImageMetrics.psnr(try a.tensor("a").detached(), try a.tensor("b").detached()))
         },
         Builtin("image_mse(a, b)", "Mean squared error per image of [B, C, H, W] (a number for one image); mse() is the loss over all elements.") { a in
-            metric(try ImageMetrics.mse(try a.tensor(0).detached(), try a.tensor(1).detached()))
+            metric(try ImageMetrics.mse(try a.tensor("a").detached(), try a.tensor("b").detached()))
         },
         Builtin("activation_cosine(a, b)", "Cosine similarity per batch item of two activations [B, ...] (flattened).") { a in
-            .tensor(try ImageMetrics.cosineSimilarity(try a.tensor(0).detached(), try a.tensor(1).detached()))
+            .tensor(try ImageMetrics.cosineSimilarity(try a.tensor("a").detached(), try a.tensor("b").detached()))
         },
         Builtin("recolor(img, hue: nil, set: nil, gray: false, mask: nil)", methodOf: "tensor",
                 """
@@ -119,17 +83,17 @@ enum InversionBindings {
                 degrees (saturation and value kept, so gray pixels stay gray), `gray: true` replaces the \
                 colour by its luma. Only inside `mask` ([H, W] weights in [0, 1]) when given.
                 """) { a in
-            let chosen = [!a.isNil(1), !a.isNil(2), try a.bool(3)].filter { $0 }.count
+            let chosen = [!a.isNil("hue"), !a.isNil("set"), try a.bool("gray")].filter { $0 }.count
             guard chosen == 1 else { throw LoupeError("recolor: give exactly one of hue:, set: or gray: true") }
             let change: ColorChange
-            if !a.isNil(1) {
-                change = .rotateHue(try a.float(1))
-            } else if !a.isNil(2) {
-                if case .string(let name) = a[2] { change = try .named(name) } else { change = .setHue(try a.float(2)) }
+            if !a.isNil("hue") {
+                change = .rotateHue(try a.float("hue"))
+            } else if !a.isNil("set") {
+                if case .string(let name) = a["set"] { change = try .named(name) } else { change = .setHue(try a.float("set")) }
             } else {
                 change = .gray
             }
-            return .tensor(try Recolor.recolor(try a.tensor(0).detached(), change, mask: try a.optionalTensor(4)))
+            return .tensor(try Recolor.recolor(try a.tensor("img").detached(), change, mask: try a.optionalTensor("mask")))
         },
         Builtin("hue_error(a, b, mask: nil, threshold: 0.1)",
                 """
@@ -137,16 +101,16 @@ enum InversionBindings {
                 mask, over pixels coloured in both (saturation and value above `threshold`); nan when \
                 there are none. Per image of [B, 3, H, W], a number for one image.
                 """) { a in
-            metric(try Recolor.hueError(try a.tensor(0).detached(), try a.tensor(1).detached(), mask: try a.optionalTensor(2),
-                                        threshold: try a.float(3)))
+            metric(try Recolor.hueError(try a.tensor("a").detached(), try a.tensor("b").detached(), mask: try a.optionalTensor("mask"),
+                                        threshold: try a.float("threshold")))
         },
         Builtin("color_distance(a, b, mask: nil, hue_bins: 18, saturation_bins: 4)",
                 """
                 Bhattacharyya distance (0 same, 1 disjoint) between the hue-saturation histograms of RGB \
                 images a and b inside the mask. Per image of [B, 3, H, W], a number for one image.
                 """) { a in
-            metric(try Recolor.histogramDistance(try a.tensor(0).detached(), try a.tensor(1).detached(), mask: try a.optionalTensor(2),
-                                                 hueBins: try a.int(3), saturationBins: try a.int(4)))
+            metric(try Recolor.histogramDistance(try a.tensor("a").detached(), try a.tensor("b").detached(), mask: try a.optionalTensor("mask"),
+                                                 hueBins: try a.int("hue_bins"), saturationBins: try a.int("saturation_bins")))
         },
         Builtin("layer_report(m, inv, images, layers: nil, grid: nil)",
                 """
@@ -172,47 +136,47 @@ enum InversionBindings {
         t.rank == 0 ? .number(Double(t.scalars[0])) : .tensor(t)
     }
 
-    static func model(_ a: Arguments, _ i: Int) throws -> Module {
-        try ModelBindings.model(a, i).module
+    static func model(_ a: Arguments, _ name: String) throws -> Module {
+        try ModelBindings.model(a, name).module
     }
 
-    static func vit(_ a: Arguments, _ i: Int) throws -> VisionTransformer {
-        let module = try model(a, i)
+    static func vit(_ a: Arguments, _ name: String) throws -> VisionTransformer {
+        let module = try model(a, name)
         guard let vit = module as? VisionTransformer else {
-            throw LoupeError("\(a.builtin.name): argument '\(a.builtin.params[i].name)' must be a ViT, got \(module.typeName)")
+            throw a.error(name, "\(a.builtin.name): argument '\(name)' must be a ViT, got \(module.typeName)")
         }
         return vit
     }
 
-    static func inverse(_ a: Arguments, _ i: Int) throws -> InverseHandle {
-        guard case .handle(let h) = a[i], let handle = h as? InverseHandle else { throw a.typeError(i, "an inverse (from train_inverse or load_inverse)") }
+    static func inverse(_ a: Arguments, _ name: String) throws -> InverseHandle {
+        guard case .handle(let h) = a[name], let handle = h as? InverseHandle else { throw a.typeError(name, "an inverse (from train_inverse or load_inverse)") }
         return handle
     }
 
     /// A tensor, or the `images` of a record.
-    static func images(_ a: Arguments, _ i: Int) throws -> Tensor {
-        if case .record(let record) = a[i] {
+    static func images(_ a: Arguments, _ name: String) throws -> Tensor {
+        if case .record(let record) = a[name] {
             guard let value = record["images"], case .tensor(let t) = value else {
-                throw LoupeError("\(a.builtin.name): record argument '\(a.builtin.params[i].name)' has no tensor 'images'")
+                throw LoupeError("\(a.builtin.name): record argument '\(name)' has no tensor 'images'")
             }
             return t.detached()
         }
-        return try a.tensor(i).detached()
+        return try a.tensor(name).detached()
     }
 
-    static func floats(_ a: Arguments, _ i: Int) throws -> [Float]? {
-        if a.isNil(i) { return nil }
-        if case .number(let n) = a[i] { return [Float(n)] }
-        return try a.list(i).items.map { item in
+    static func floats(_ a: Arguments, _ name: String) throws -> [Float]? {
+        if a.isNil(name) { return nil }
+        if case .number(let n) = a[name] { return [Float(n)] }
+        return try a.list(name).items.map { item in
             guard case .number(let n) = item else {
-                throw LoupeError("\(a.builtin.name): argument '\(a.builtin.params[i].name)' must be a list of numbers, got an item of type \(item.typeName)")
+                throw a.error(name, "\(a.builtin.name): argument '\(name)' must be a list of numbers, got an item of type \(item.typeName)")
             }
             return Float(n)
         }
     }
 
     /// The normalisation from `mean` / `std` arguments (nil when both are nil).
-    static func normalization(_ a: Arguments, mean: Int, std: Int, channels: Int?) throws -> Normalization? {
+    static func normalization(_ a: Arguments, mean: String, std: String, channels: Int?) throws -> Normalization? {
         let m = try floats(a, mean), s = try floats(a, std)
         if m == nil && s == nil { return nil }
         var meanValues = m ?? [], stdValues = s ?? []
@@ -230,12 +194,12 @@ enum InversionBindings {
     // MARK: Bodies
 
     static func invert(_ a: Arguments) throws -> Value {
-        let module = try model(a, 0)
-        let target = try a.tensor(1).detached()
-        let layer = try a.string(2)
+        let module = try model(a, "m")
+        let target = try a.tensor("target").detached()
+        let layer = try a.string("layer")
         var shape: [Int]
-        if !a.isNil(12) {
-            shape = try a.ints(12)
+        if !a.isNil("shape") {
+            shape = try a.ints("shape")
         } else if let vit = module as? VisionTransformer {
             shape = [vit.config.channels, vit.config.imageSize, vit.config.imageSize]
         } else if target.rank == 4 {
@@ -243,21 +207,21 @@ enum InversionBindings {
         } else {
             throw LoupeError("invert: pass shape: [C, H, W] for a \(module.typeName)")
         }
-        guard shape.count == 3 else { throw LoupeError("invert: shape must be [C, H, W], got \(shape)") }
+        guard shape.count == 3 else { throw a.error("shape", "invert: shape must be [C, H, W], got \(shape)") }
         var options = InversionOptions()
-        options.steps = try a.int(3)
-        options.learningRate = try a.number(4)
-        options.loss = InversionOptions.Loss(rawValue: try a.choice(5, ["mse", "cosine"]))!
-        options.tv = try a.float(6)
-        options.l2 = try a.float(7)
-        options.jitter = try a.int(8)
-        options.parameterization = InversionOptions.Parameterization(rawValue: try a.choice(9, ["pixel", "fourier"]))!
-        options.initialImage = try a.optionalTensor(10)?.detached()
-        let seed = try a.int(11)
-        guard seed >= 0 else { throw LoupeError("invert: seed must be non-negative, got \(seed)") }
+        options.steps = try a.int("steps")
+        options.learningRate = try a.number("lr")
+        options.loss = InversionOptions.Loss(rawValue: try a.choice("loss", ["mse", "cosine"]))!
+        options.tv = try a.float("tv")
+        options.l2 = try a.float("l2")
+        options.jitter = try a.int("jitter")
+        options.parameterization = InversionOptions.Parameterization(rawValue: try a.choice("param", ["pixel", "fourier"]))!
+        options.initialImage = try a.optionalTensor("init")?.detached()
+        let seed = try a.int("seed")
+        guard seed >= 0 else { throw a.error("seed", "invert: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
-        options.normalization = try normalization(a, mean: 13, std: 14, channels: shape[0])
-        if !a.isNil(15) { options.decorrelateColor = try a.bool(15) }
+        options.normalization = try normalization(a, mean: "mean", std: "std", channels: shape[0])
+        if !a.isNil("decorrelate") { options.decorrelateColor = try a.bool("decorrelate") }
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         options.onStep = { _, _ in try interpreter.checkInterrupt(position) }
         let isImages = target.rank == 4 && Array(target.shape.dropFirst()) == shape
@@ -272,37 +236,37 @@ enum InversionBindings {
     }
 
     static func trainInverse(_ a: Arguments) throws -> Value {
-        let model = try vit(a, 0)
-        let data = try images(a, 1)
+        let model = try vit(a, "m")
+        let data = try images(a, "data")
         var options = InverseTrainingOptions()
-        switch a[2] {
+        switch a["stages"] {
         case .number:
-            let size = try a.int(2)
-            guard size >= 1 else { throw LoupeError("train_inverse: stages must be at least 1 block per module, got \(size)") }
+            let size = try a.int("stages")
+            guard size >= 1 else { throw a.error("stages", "train_inverse: stages must be at least 1 block per module, got \(size)") }
             options.layout = .stages(size)
         default:
-            options.layout = try a.choice(2, ["blocks", "sublayers"]) == "blocks" ? .blocks : .sublayers
+            options.layout = try a.choice("stages", ["blocks", "sublayers"]) == "blocks" ? .blocks : .sublayers
         }
-        options.patch = PatchInverseKind(rawValue: try a.choice(3, PatchInverseKind.allCases.map(\.rawValue)))!
-        options.epochs = try a.int(4)
-        options.batchSize = try a.int(5)
-        options.learningRate = try a.number(6)
-        options.endToEnd = try a.bool(7)
-        let seed = try a.int(8)
-        guard seed >= 0 else { throw LoupeError("train_inverse: seed must be non-negative, got \(seed)") }
+        options.patch = PatchInverseKind(rawValue: try a.choice("patch", PatchInverseKind.allCases.map(\.rawValue)))!
+        options.epochs = try a.int("epochs")
+        options.batchSize = try a.int("batch")
+        options.learningRate = try a.number("lr")
+        options.endToEnd = try a.bool("end_to_end")
+        let seed = try a.int("seed")
+        guard seed >= 0 else { throw a.error("seed", "train_inverse: seed must be non-negative, got \(seed)") }
         options.seed = UInt64(seed)
-        options.normalization = try normalization(a, mean: 9, std: 10, channels: model.config.channels)
-        options.cosineSchedule = try a.choice(11, ["cosine", "constant"]) == "cosine"
+        options.normalization = try normalization(a, mean: "mean", std: "std", channels: model.config.channels)
+        options.cosineSchedule = try a.choice("schedule", ["cosine", "constant"]) == "cosine"
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         options.onStep = { try interpreter.checkInterrupt(position) }
         let result = try LoupeInversion.trainInverse(model, images: data, options: options)
         return .handle(InverseHandle(result.chain, history: result.history))
     }
 
-    static func layers(_ a: Arguments, _ i: Int) throws -> [String]? {
-        if a.isNil(i) { return nil }
-        if case .string(let s) = a[i] { return [s] }
-        return try a.list(i).items.map { item in
+    static func layers(_ a: Arguments, _ name: String) throws -> [String]? {
+        if a.isNil(name) { return nil }
+        if case .string(let s) = a[name] { return [s] }
+        return try a.list(name).items.map { item in
             guard case .string(let s) = item else {
                 throw LoupeError("\(a.builtin.name): argument 'layers' must be a list of paths, got an item of type \(item.typeName)")
             }
@@ -311,12 +275,12 @@ enum InversionBindings {
     }
 
     static func layerReport(_ a: Arguments) throws -> Value {
-        let module = try model(a, 0)
-        let handle = try inverse(a, 1)
-        let report = try LoupeInversion.layerReport(module, handle.chain, images: try images(a, 2), layers: try layers(a, 3))
-        if !a.isNil(4) {
+        let module = try model(a, "m")
+        let handle = try inverse(a, "inv")
+        let report = try LoupeInversion.layerReport(module, handle.chain, images: try images(a, "images"), layers: try layers(a, "layers"))
+        if !a.isNil("grid") {
             try a.interpreter.checkFileAccess("layer_report")
-            try PNG.write(report.grid, to: try a.string(4))
+            try PNG.write(report.grid, to: try a.string("grid"))
         }
         let rows: [Value] = report.rows.map { row in
             .record(RecordBox([
@@ -332,21 +296,21 @@ enum InversionBindings {
     }
 
     static func colorReport(_ a: Arguments) throws -> Value {
-        let module = try model(a, 0)
-        let handle = try inverse(a, 1)
+        let module = try model(a, "m")
+        let handle = try inverse(a, "inv")
         var changes: [ColorChange] = [.setHue(0), .setHue(120), .setHue(240), .gray]
-        if !a.isNil(3) {
-            changes = try a.list(3).items.map { item in
+        if !a.isNil("changes") {
+            changes = try a.list("changes").items.map { item in
                 switch item {
                 case .string("gray"): return .gray
                 case .string(let name): return try .named(name)
                 case .number(let degrees): return .rotateHue(Float(degrees))
-                default: throw LoupeError("color_report: changes must be colour names, \"gray\" or hue rotations in degrees, got \(item.typeName)")
+                default: throw a.error("changes", "color_report: changes must be colour names, \"gray\" or hue rotations in degrees, got \(item.typeName)")
                 }
             }
         }
-        let report = try LoupeInversion.colorReport(module, handle.chain, images: try images(a, 2), changes: changes,
-                                                    mask: try a.optionalTensor(4)?.detached(), layers: try layers(a, 5))
+        let report = try LoupeInversion.colorReport(module, handle.chain, images: try images(a, "images"), changes: changes,
+                                                    mask: try a.optionalTensor("mask")?.detached(), layers: try layers(a, "layers"))
         let rows: [Value] = report.rows.map { row in
             .record(RecordBox([
                 ("change", .string(row.change)), ("layer", .string(row.layer)), ("hue_error", .number(Double(row.hueError))),

@@ -10,17 +10,17 @@ enum ModelBindings {
     static let all: [Builtin] = building + files + listing + running + editing
 
     /// The model argument `i`.
-    static func model(_ a: Arguments, _ i: Int) throws -> ModelHandle {
-        guard case .handle(let h) = a[i], let handle = h as? ModelHandle else { throw a.typeError(i, "a model") }
+    static func model(_ a: Arguments, _ name: String) throws -> ModelHandle {
+        guard case .handle(let h) = a[name], let handle = h as? ModelHandle else { throw a.typeError(name, "a model") }
         return handle
     }
 
     /// A generator for building argument `seed` (index `i`): seeded when given, else the session's.
-    static func initialize(_ a: inout Arguments, seed i: Int, _ body: (inout RandomGenerator) throws -> Void) throws {
-        if a.isNil(i) {
+    static func initialize(_ a: inout Arguments, seed name: String, _ body: (inout RandomGenerator) throws -> Void) throws {
+        if a.isNil(name) {
             try body(&a.interpreter.rng)
         } else {
-            let seed = try a.int(i)
+            let seed = try a.int(name)
             guard seed >= 0 else { throw LoupeError("\(a.builtin.name): argument 'seed' must be non-negative, got \(seed)") }
             var generator = RandomGenerator(seed: UInt64(seed))
             try body(&generator)
@@ -35,9 +35,9 @@ enum ModelBindings {
         }
     }
 
-    static func positive(_ a: Arguments, _ i: Int) throws -> Int {
-        let n = try a.int(i)
-        guard n > 0 else { throw LoupeError("\(a.builtin.name): argument '\(a.builtin.params[i].name)' must be positive, got \(n)") }
+    static func positive(_ a: Arguments, _ name: String) throws -> Int {
+        let n = try a.int(name)
+        guard n > 0 else { throw a.error(name, "\(a.builtin.name): argument '\(name)' must be positive, got \(n)") }
         return n
     }
 
@@ -49,18 +49,18 @@ enum ModelBindings {
                 with fc_norm when class_token is false), randomly initialised as timm (truncated normal std 0.02) \
                 from the session generator, or from seed. Input images [channels, image_size, image_size].
                 """) { a in
-            let ratio = try a.number(7)
-            guard ratio > 0, ratio.isFinite else { throw LoupeError("vit: argument 'mlp_ratio' must be positive, got \(Display.number(ratio))") }
-            let config = ViTConfig(imageSize: try positive(a, 0), patchSize: try positive(a, 1), dim: try positive(a, 2),
-                                   depth: try a.int(3), heads: try positive(a, 4), classes: try a.int(5),
-                                   channels: try positive(a, 6), mlpRatio: Float(ratio), classToken: try a.bool(8),
-                                   layerScale: a.isNil(9) ? nil : try a.float(9))
+            let ratio = try a.number("mlp_ratio")
+            guard ratio > 0, ratio.isFinite else { throw a.error("mlp_ratio", "vit: argument 'mlp_ratio' must be positive, got \(Display.number(ratio))") }
+            let config = ViTConfig(imageSize: try positive(a, "image_size"), patchSize: try positive(a, "patch"), dim: try positive(a, "dim"),
+                                   depth: try a.int("depth"), heads: try positive(a, "heads"), classes: try a.int("classes"),
+                                   channels: try positive(a, "channels"), mlpRatio: Float(ratio), classToken: try a.bool("class_token"),
+                                   layerScale: a.isNil("layer_scale") ? nil : try a.float("layer_scale"))
             let dim = Double(config.dim), hidden = dim * ratio, patches = pow(Double(config.imageSize) / Double(config.patchSize), 2)
             let perBlock = 4 * dim * dim + 2 * dim * hidden
             try checkSize(Double(max(config.depth, 0)) * perBlock + Double(config.channels) * pow(Double(config.patchSize), 2) * dim
                           + (patches + 1) * dim + dim * Double(max(config.classes, 0)), a)
             let model = try VisionTransformer(config)
-            try initialize(&a, seed: 10) { try model.initialize(generator: &$0) }
+            try initialize(&a, seed: "seed") { try model.initialize(generator: &$0) }
             return .handle(ModelHandle(model))
         },
         Builtin("resnet(depth, classes, channels: 3, width: 64, small: false, seed: nil)",
@@ -70,13 +70,13 @@ enum ModelBindings {
                 1 and 0, fc torch's default) from the session generator, or from seed. width is layer1's channels; \
                 small: true uses a 3x3 stride-1 stem without max pool for small images such as 28x28.
                 """) { a in
-            let config = ResNetConfig(depth: try a.int(0), classes: try a.int(1), channels: try positive(a, 2),
-                                      width: try positive(a, 3), stem: try a.bool(4) ? .small : .imagenet)
+            let config = ResNetConfig(depth: try a.int("depth"), classes: try a.int("classes"), channels: try positive(a, "channels"),
+                                      width: try positive(a, "width"), stem: try a.bool("small") ? .small : .imagenet)
             // torchvision's parameter counts at width 64, scaled by the square of the width.
             let base: [Int: Double] = [10: 4.9e6, 18: 11.7e6, 34: 21.8e6, 50: 25.6e6, 101: 44.5e6, 152: 60.2e6]
             try checkSize((base[config.depth] ?? 0) * pow(Double(config.width) / 64, 2) * 1.1 + Double(config.classes) * Double(config.width) * 32, a)
             let model = try ResNet(config)
-            try initialize(&a, seed: 5) { try model.initialize(generator: &$0) }
+            try initialize(&a, seed: "seed") { try model.initialize(generator: &$0) }
             return .handle(ModelHandle(model))
         },
     ]
@@ -88,9 +88,9 @@ enum ModelBindings {
                 the architecture and configuration come from the checkpoint's metadata, weights are loaded strictly, \
                 class names (metadata loupe.classes) become m.classes, and edits made by replace are rebuilt.
                 """) { a in
-            let path = try a.string(0)
+            let path = try a.string("path")
             _ = try a.interpreter.readFile(path, op: "model")
-            let loaded = try loadModelWithClasses(path)
+            let loaded = try loadModelWithClasses(path, architectures: a.interpreter.architectures)
             return .handle(ModelHandle(loaded.model, classNames: loaded.classNames))
         },
         Builtin("load_weights(m, path, strict: true)", methodOf: "model",
@@ -101,11 +101,11 @@ enum ModelBindings {
                 unexpected, mismatched, loaded} (lists of keys; loaded is a count). Parameters shared with models \
                 made by replace change too.
                 """) { a in
-            let handle = try model(a, 0)
-            let path = try a.string(1)
+            let handle = try model(a, "m")
+            let path = try a.string("path")
             try a.interpreter.checkFileAccess("load_weights")
             _ = try a.interpreter.readFile(path, op: "load_weights")
-            let strict = try a.bool(2)
+            let strict = try a.bool("strict")
             let report = try loadWeights(handle.module, from: path, strict: strict)
             if strict { return .null }
             func strings(_ items: [String]) -> Value { .list(ListBox(items.map { .string($0) })) }
@@ -124,9 +124,9 @@ enum ModelBindings {
                 model(path) rebuilds it. A model edited by replace is saved with its edits when every replacement is \
                 a module Loupe can rebuild (identity, linear_layer, mlp_layer, sequential, a ViT block, ...).
                 """) { a in
-            let handle = try model(a, 0)
+            let handle = try model(a, "m")
             try a.interpreter.checkFileAccess("save_model")
-            try saveModel(handle.module, to: try a.string(1), classNames: handle.classNames)
+            try saveModel(handle.module, to: try a.string("path"), classNames: handle.classNames)
             return .null
         },
     ]
@@ -155,8 +155,8 @@ enum ModelBindings {
                 record also has shape: the module's output shape in one forward pass on zeros (batch axis included, \
                 1 for [C, H, W]). m.modules is the list without shapes.
                 """) { a in
-            let handle = try model(a, 0)
-            let shapes = a.isNil(1) ? nil : try outputShapes(handle, try a.ints(1), op: "modules")
+            let handle = try model(a, "m")
+            let shapes = a.isNil("input_shape") ? nil : try outputShapes(handle, try a.ints("input_shape"), op: "modules")
             return .list(ListBox(handle.moduleRecords(shapes: shapes)))
         },
         Builtin("summary(m, input_shape: nil)", methodOf: "model",
@@ -164,8 +164,8 @@ enum ModelBindings {
                 Prints the module tree as a table: path, type, output shape (with input_shape, as for modules) and \
                 the parameters each module owns directly, then the totals. Returns nil.
                 """) { a in
-            let handle = try model(a, 0)
-            let shapes = a.isNil(1) ? nil : try outputShapes(handle, try a.ints(1), op: "summary")
+            let handle = try model(a, "m")
+            let shapes = a.isNil("input_shape") ? nil : try outputShapes(handle, try a.ints("input_shape"), op: "summary")
             a.interpreter.output(summaryTable(handle, shapes: shapes))
             return .null
         },
@@ -175,8 +175,8 @@ enum ModelBindings {
                 on its own input (submodule(m, "blocks.3")(tokens)), capture inside it with paths relative to it, \
                 or put it elsewhere with replace. "" is m itself.
                 """) { a in
-            let handle = try model(a, 0)
-            let path = try a.string(1)
+            let handle = try model(a, "m")
+            let path = try a.string("path")
             if path.isEmpty { return .handle(handle) }
             guard let sub = handle.module.module(at: path) else { throw unknownModule(path, in: handle.module, op: "submodule") }
             return .handle(ModelHandle(sub))
@@ -216,8 +216,8 @@ enum ModelBindings {
                 The model's output on x: an image [C, H, W] (a batch axis of 1 is added and kept in the output) or a \
                 batch [B, C, H, W]; a submodule takes its own input. Differentiable (works inside grad). Same as m(x).
                 """) { a in
-            let handle = try model(a, 0)
-            return .tensor(try handle.module.callAsFunction(try handle.batched(try a.tensor(1), op: "forward")))
+            let handle = try model(a, "m")
+            return .tensor(try handle.module.callAsFunction(try handle.batched(try a.tensor("x"), op: "forward")))
         },
         Builtin("predict(m, x, top: 5)", methodOf: "model",
                 """
@@ -225,9 +225,9 @@ enum ModelBindings {
                 list of the top records {class, name, prob} (class index, class name from m.classes or nil), most \
                 probable first; for a batch [B, C, H, W] a list of such lists.
                 """) { a in
-            let handle = try model(a, 0)
-            let x = try a.tensor(1)
-            let top = try positive(a, 2)
+            let handle = try model(a, "m")
+            let x = try a.tensor("x")
+            let top = try positive(a, "top")
             let batch = try handle.batched(x, op: "predict")
             let logits = try handle.inEvaluationMode { try GradMode.withoutGrad { try handle.module.callAsFunction(batch) } }
             guard logits.rank == 2, logits.shape[1] > 0 else {
@@ -256,9 +256,9 @@ enum ModelBindings {
                 which is not changed; the replacement's parameters are shared with module. Capture and patch paths \
                 inside the replacement nest under path. Edits compose: replace(replace(m, a, x), b, y).
                 """) { a in
-            let handle = try model(a, 0)
-            let replacement = try model(a, 2)
-            let edited = try replace(handle.module, at: try a.string(1), with: replacement.module)
+            let handle = try model(a, "m")
+            let replacement = try model(a, "module")
+            let edited = try replace(handle.module, at: try a.string("path"), with: replacement.module)
             return .handle(ModelHandle(edited, classNames: handle.classNames))
         },
         Builtin("identity()", "A module that returns its input: replace(m, \"blocks.3\", identity()) skips block 3.") { _ in
@@ -266,36 +266,36 @@ enum ModelBindings {
         },
         Builtin("linear_layer(inputs, outputs, bias: true, seed: nil)",
                 "A linear module y = x W^T + b (weight [outputs, inputs]) initialised as torch's nn.Linear (uniform in ±1/sqrt(inputs)) from the session generator or seed; a replacement for replace.") { a in
-            try checkSize(Double(try positive(a, 0)) * Double(try positive(a, 1)), a)
-            let layer = try Linear(try positive(a, 0), try positive(a, 1), bias: try a.bool(2))
-            try initialize(&a, seed: 3) { try layer.resetParameters(generator: &$0) }
+            try checkSize(Double(try positive(a, "inputs")) * Double(try positive(a, "outputs")), a)
+            let layer = try Linear(try positive(a, "inputs"), try positive(a, "outputs"), bias: try a.bool("bias"))
+            try initialize(&a, seed: "seed") { try layer.resetParameters(generator: &$0) }
             return .handle(ModelHandle(layer))
         },
         Builtin("mlp_layer(dim, hidden, seed: nil)",
                 "A ViT MLP (fc1 dim -> hidden, exact GELU, fc2 hidden -> dim) initialised as torch's nn.Linear; a replacement for a block's mlp.") { a in
-            try checkSize(2 * Double(try positive(a, 0)) * Double(try positive(a, 1)), a)
-            let mlp = try MLP(dim: try positive(a, 0), hidden: try positive(a, 1))
-            try initialize(&a, seed: 2) { try mlp.resetParameters(generator: &$0) }
+            try checkSize(2 * Double(try positive(a, "dim")) * Double(try positive(a, "hidden")), a)
+            let mlp = try MLP(dim: try positive(a, "dim"), hidden: try positive(a, "hidden"))
+            try initialize(&a, seed: "seed") { try mlp.resetParameters(generator: &$0) }
             return .handle(ModelHandle(mlp))
         },
         Builtin("conv_layer(inputs, outputs, kernel, stride: 1, padding: 0, groups: 1, bias: true, seed: nil)",
                 "A 2-D convolution module (weight [outputs, inputs / groups, kernel, kernel]) initialised as torch's nn.Conv2d (uniform in ±1/sqrt(fan_in)) from the session generator or seed.") { a in
-            try checkSize(Double(try positive(a, 0)) * Double(try positive(a, 1)) * pow(Double(try positive(a, 2)), 2), a)
-            let conv = try Conv2d(try positive(a, 0), try positive(a, 1), kernel: try positive(a, 2), stride: try positive(a, 3),
-                                  padding: try a.int(4), groups: try positive(a, 5), bias: try a.bool(6))
-            guard conv.padding.0 >= 0 else { throw LoupeError("conv_layer: argument 'padding' must be non-negative, got \(conv.padding.0)") }
-            try initialize(&a, seed: 7) { try conv.resetParameters(generator: &$0) }
+            try checkSize(Double(try positive(a, "inputs")) * Double(try positive(a, "outputs")) * pow(Double(try positive(a, "kernel")), 2), a)
+            let conv = try Conv2d(try positive(a, "inputs"), try positive(a, "outputs"), kernel: try positive(a, "kernel"), stride: try positive(a, "stride"),
+                                  padding: try a.int("padding"), groups: try positive(a, "groups"), bias: try a.bool("bias"))
+            guard conv.padding.0 >= 0 else { throw a.error("padding", "conv_layer: argument 'padding' must be non-negative, got \(conv.padding.0)") }
+            try initialize(&a, seed: "seed") { try conv.resetParameters(generator: &$0) }
             return .handle(ModelHandle(conv))
         },
         Builtin("norm_layer(dim, eps: 1e-6)", "A LayerNorm module over the last axis (weight ones, bias zeros; eps 1e-6 as timm's ViTs).") { a in
-            try checkSize(2 * Double(try positive(a, 0)), a)
-            return .handle(ModelHandle(try LayerNorm(try positive(a, 0), eps: try a.float(1))))
+            try checkSize(2 * Double(try positive(a, "dim")), a)
+            return .handle(ModelHandle(try LayerNorm(try positive(a, "dim"), eps: try a.float("eps"))))
         },
         Builtin("gelu_layer()", "An exact-erf GELU module (for sequential).") { _ in .handle(ModelHandle(GELU())) },
         Builtin("relu_layer()", "A ReLU module (for sequential).") { _ in .handle(ModelHandle(ReLU())) },
         Builtin("sequential(modules)",
                 "A module running a list of modules (model values) one after another; their paths inside it are 0, 1, ...") { a in
-            let items = try a.list(0).items
+            let items = try a.list("modules").items
             let modules: [Module] = try items.enumerated().map { index, item in
                 guard case .handle(let h) = item, let handle = h as? ModelHandle else {
                     throw LoupeError("sequential: item \(index) must be a model or module, got \(item.typeName)")
