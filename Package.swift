@@ -57,12 +57,14 @@ let package = Package(
 
         // Fixture loading and numeric assertions shared by the test targets.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeTensor"], path: "Tests/LoupeTestSupport"),
+        // A model with several inputs and a record output, for the models and language tests.
+        .target(name: "LoupeModelsTestSupport", dependencies: ["LoupeTensor", "LoupeModels"], path: "Tests/LoupeModelsTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeTestSupport", "LoupeModelsTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInputOptimizationTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript"], exclude: ["Scripts"]),
+        .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript", "LoupeModelsTestSupport"], exclude: ["Scripts", "TestCoreScripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
     ],
     swiftLanguageModes: [.v5]

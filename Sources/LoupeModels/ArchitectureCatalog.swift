@@ -54,8 +54,8 @@ extension ArchitectureCatalog {
     /// in for others in a model edited by `replace`.
     public static let loupeModelsArchitectures: [any Architecture.Type] = [
         VisionTransformer.self, ResNet.self,
-        Identity.self, ReLU.self, GELU.self, Linear.self, Conv2d.self, LayerNorm.self, MLP.self, ViTBlock.self,
-        Sequential.self,
+        Identity.self, ReLU.self, GELU.self, Linear.self, Conv2d.self, ConvTranspose2d.self, LayerNorm.self, MLP.self,
+        ViTBlock.self, Sequential.self,
     ]
 
     /// A catalog of `loupeModelsArchitectures`, for Swift callers loading LoupeModels' checkpoints.

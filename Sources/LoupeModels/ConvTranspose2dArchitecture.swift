@@ -1,8 +1,7 @@
 import LoupeTensor
 
-// `ConvTranspose2d` as an architecture, so a model edited by `replace` with one can be saved.
-// Rebuilding it by name needs `ModelRegistry.register(ConvTranspose2d.self)` (or an entry in the
-// registry's table).
+// `ConvTranspose2d` as an architecture, so a model edited by `replace` with one can be saved and
+// rebuilt (it is in `ArchitectureCatalog.loupeModelsArchitectures`).
 
 extension ConvTranspose2d: Architecture {
     struct Config: Codable { var inChannels: Int; var outChannels: Int; var kernel: Int; var stride: Int }

@@ -56,16 +56,20 @@ public func activationPaths(_ model: Module, inputs: ModuleInputs) throws -> [St
     }
 }
 
+/// Shapes by module path (`""` for the root): each input's name and shape, and the output's shape
+/// (nil when the output is a record).
+public typealias ModuleShapes = [String: (inputs: [(name: String, shape: [Int])], output: [Int]?)]
+
 /// The shapes every module of `model` sees in one forward pass on `inputs`, by module path
 /// (`""` for the root): each input's name and shape (in the order given) and the output's
 /// shape, or nil when the output is a record.
-public func moduleShapes(_ model: Module, inputs: ModuleInputs) throws -> [String: (inputs: [(name: String, shape: [Int])], output: [Int]?)] {
+public func moduleShapes(_ model: Module, inputs: ModuleInputs) throws -> ModuleShapes {
     let activations = try GradMode.withoutGrad {
         let context = ForwardContext(captureAll: true)
         _ = try context.run(model, inputs: inputs)
         return context.activations
     }
-    var result: [String: (inputs: [(name: String, shape: [Int])], output: [Int]?)] = [:]
+    var result: ModuleShapes = [:]
     for (path, module) in model.namedModules() {
         let site = path.isEmpty ? "output" : path
         let inputSite = path.isEmpty ? "input" : path + ".input"

@@ -34,6 +34,16 @@ public indirect enum ModuleValue {
         }
     }
 
+    /// The same value with every tensor detached from autograd.
+    public func detached() -> ModuleValue {
+        switch self {
+        case .tensor(let t): return .tensor(t.detached())
+        case .number: return self
+        case .record(let fields): return .record(fields.map { ($0.key, $0.value.detached()) })
+        case .list(let items): return .list(items.map { $0.detached() })
+        }
+    }
+
     /// Every tensor inside the value with its path below `prefix`, in order.
     public func leaves(prefix: String) -> [(path: String, tensor: Tensor)] {
         switch self {

@@ -1,4 +1,3 @@
-import LoupeModels
 
 /// A call argument, positional (`label == nil`) or named.
 public struct CallArgument: Sendable {

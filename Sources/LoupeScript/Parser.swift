@@ -1,4 +1,3 @@
-import LoupeModels
 
 /// Recursive-descent parser from tokens to statements.
 ///

@@ -42,14 +42,16 @@ final class NotebookPageTests: XCTestCase {
         process.standardError = err
         try process.run()
         // Standard error is drained on its own thread, so neither pipe can fill and block the child.
-        var e = Data()
+        final class Drained: @unchecked Sendable { var data = Data() }
+        let errors = Drained()
         let drained = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            e = err.fileHandleForReading.readDataToEndOfFile()
+            errors.data = err.fileHandleForReading.readDataToEndOfFile()
             drained.signal()
         }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
+        let e = errors.data
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }

@@ -137,7 +137,7 @@ final class REPLTests: XCTestCase {
         let html = try String(contentsOfFile: out, encoding: .utf8)
         XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
         XCTAssertTrue(html.contains("<pre class=out>tensor([0., 2., 4.], shape: [3])</pre>"), html)
-        XCTAssertTrue(html.contains("<img alt=\"cell 3 image\" src=\"data:image/png;base64,iVBORw0KGgo"), html)
+        XCTAssertTrue(html.contains("<img alt=\"cell 3 image [3, 2, 2]\" width=112 height=112 src=\"data:image/png;base64,iVBORw0KGgo"), html)
     }
 
     /// The README's main example: the tour runs end to end (needs the Fashion-MNIST package).

@@ -1,6 +1,7 @@
 import XCTest
 import LoupeModels
 import LoupeTestSupport
+import LoupeModelsTestSupport
 import LoupeTensor
 
 /// Modules with several inputs and record outputs: every input and every record field is a site

@@ -20,16 +20,16 @@ final class NotebookCellsTests: XCTestCase {
         XCTAssertTrue(sections.allSatisfy { $0.title.isEmpty })
     }
 
-    func testCellsRunWithTheirOwnOutputAndLastValue() {
-        let runner = ScriptRunner()
+    func testCellsRunWithTheirOwnOutputAndLastValue() throws {
+        let runner = try ScriptRunner()
         let (report, titles) = runner.runNotebook(text: "# %% one\nprint(\"a\")\n1 + 1\n# %% two\nx = 5\nx * 2\n", name: "t.loupe") { _ in }
         XCTAssertNil(report.failure)
         XCTAssertEqual(titles, ["one", "two"])
         XCTAssertEqual(report.cells.map(\.output), [["a", "2"], ["10"]])
     }
 
-    func testAnErrorNamesTheLineInTheFile() {
-        let (report, _) = ScriptRunner().runNotebook(text: "x = 1\n\ny = x + nowhere\n", name: "t.loupe") { _ in }
+    func testAnErrorNamesTheLineInTheFile() throws {
+        let (report, _) = try ScriptRunner().runNotebook(text: "x = 1\n\ny = x + nowhere\n", name: "t.loupe") { _ in }
         XCTAssertTrue(report.failure?.contains("t.loupe:3") == true, report.failure ?? "no failure")
     }
 }

@@ -58,10 +58,10 @@ final class ScriptTests: XCTestCase {
     }
 
     /// Checks every script's expectations, each run by a fresh interpreter from `makeInterpreter`.
-    static func checkScripts(_ makeInterpreter: () throws -> Interpreter) throws {
-        let files = FileManager.default.enumerator(at: Self.scriptsDirectory, includingPropertiesForKeys: nil)!
+    static func checkScripts(in directory: URL = scriptsDirectory, _ makeInterpreter: () throws -> Interpreter) throws {
+        let files = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)!
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "loupe" }.sorted { $0.path < $1.path }
-        XCTAssertFalse(files.isEmpty, "no scripts found in \(Self.scriptsDirectory.path)")
+        XCTAssertFalse(files.isEmpty, "no scripts found in \(directory.path)")
         var total = 0
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)

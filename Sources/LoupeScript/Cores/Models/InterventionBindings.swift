@@ -1,7 +1,6 @@
 import Foundation
 import LoupeModels
 import LoupeTensor
-import LoupeInversion
 
 /// Reading and changing a model's internals by path: `capture`, `patch`, `paths` and
 /// `activation_grads`. Paths are module outputs (`blocks.3`, `layer2.0.conv1`), module inputs
@@ -16,60 +15,63 @@ enum InterventionBindings {
                 Runs m on x once and returns a record of activations by path (paths: one string or a list; patterns \
                 with * and ** allowed, e.g. "blocks.*.resid_mlp"; * skips input sites, so "blocks.*" is the block outputs \
                 and "blocks.*.input" their inputs), in the order the forward pass reaches them. x is an \
-                image [C, H, W] (a batch axis of 1 is added and kept in every activation) or a batch [B, C, H, W]. \
+                image [C, H, W] (a batch axis of 1 is added and kept in every activation) or a batch [B, C, H, W]; \
+                for a model with several inputs a record of them, {x: x, c: c}, each a site "input.c" (in a block, \
+                "blocks.0.input.c"), and a record output's fields are sites too ("output.pred_boxes"). \
                 Differentiable: inside grad(f, x), f may return a function of captured activations. paths(m, x) lists \
                 every path; an unknown path is an error listing similar ones.
                 """) { a in
             let handle = try ModelBindings.model(a, "m")
-            let x = try handle.batched(try a.tensor("x"), op: "capture")
+            let inputs = try handle.inputs(a["x"], op: "capture")
             let patterns = try paths(a, "paths")
             let context = ForwardContext(capture: patterns)
-            _ = try context.run(handle.module, x)
+            _ = try context.run(handle.module, inputs: inputs)
             try context.checkAllPathsUsed(op: "capture")
             return .record(ordered(context))
         },
         Builtin("patch(m, x, patches)", methodOf: "model",
                 """
-                Runs m on x with activations replaced and returns the output. patches is a record path -> tensor \
+                Runs m on x (as for capture) with activations replaced and returns the output. patches is a record path -> tensor \
                 (broadcast to the activation's shape; a number works too) or function: fn(a) gets the original \
                 activation, fn(a, path) also its path (useful with patterns such as "blocks.*.attn"), and must return \
                 a tensor of the same shape. Differentiable through the replacement and the function, so \
                 grad(fn(a) patch(m, x, {"blocks.1": a})[0, 2] end, acts["blocks.1"]) is d logit / d activation.
                 """) { a in
             let handle = try ModelBindings.model(a, "m")
-            let x = try handle.batched(try a.tensor("x"), op: "patch")
+            let inputs = try handle.inputs(a["x"], op: "patch")
             let context = ForwardContext(patches: try patches(a, "patches"))
-            let output = try context.run(handle.module, x)
+            let output = try context.run(handle.module, inputs: inputs)
             try context.checkAllPathsUsed(op: "patch")
-            return .tensor(output)
+            return ModelHandle.value(of: output)
         },
         Builtin("paths(m, x)", methodOf: "model",
-                "Every activation path of m on x ([C, H, W] or [B, C, H, W]) in the order the forward pass reaches them: what capture and patch accept.") { a in
+                "Every activation path of m on x ([C, H, W] or [B, C, H, W], or a record of inputs as for capture) in the order the forward pass reaches them: what capture and patch accept.") { a in
             let handle = try ModelBindings.model(a, "m")
-            let x = try handle.batched(try a.tensor("x"), op: "paths")
-            let visited = try handle.inEvaluationMode { try activationPaths(handle.module, x) }
+            let inputs = try handle.inputs(a["x"], op: "paths")
+            let visited = try handle.inEvaluationMode { try activationPaths(handle.module, inputs: inputs) }
             var seen = Set<String>()
             return .list(ListBox(visited.filter { seen.insert($0).inserted }.map { .string($0) }))
         },
         Builtin("activation_grads(m, x, paths, f)", methodOf: "model",
                 """
-                Gradients of a scalar with respect to activations: runs m on x capturing paths (as capture), calls \
+                Gradients of a scalar with respect to activations: runs m on x (an input, or a record of inputs) capturing paths (as capture), calls \
                 f(output) - or f(output, acts) when f takes two parameters, acts being the record of captured \
                 activations - which must return a one-element tensor, and returns a record {value, output, acts, \
                 grads}: f's value (a number), the output, the activations and d value / d activation by path (same \
                 shapes). Example: activation_grads(m, img, "blocks.*.resid_mlp", fn(out) out[0, 3] end).grads
                 """) { a in
             let handle = try ModelBindings.model(a, "m")
-            let x = try handle.batched(try a.tensor("x"), op: "activation_grads")
+            let inputs = try handle.inputs(a["x"], op: "activation_grads")
             let patterns = try paths(a, "paths")
             let f = try a.callable("f")
             let interpreter = a.interpreter
             return try GradMode.withGrad {
                 let context = ForwardContext(capture: patterns, differentiable: true)
-                let output = try context.run(handle.module, x)
+                let output = try context.run(handle.module, inputs: inputs)
                 try context.checkAllPathsUsed(op: "activation_grads")
                 let acts = ordered(context)
-                let arguments: [Value] = arity(f) >= 2 ? [.tensor(output), .record(acts)] : [.tensor(output)]
+                let outputValue = ModelHandle.value(of: output)
+                let arguments: [Value] = arity(f) >= 2 ? [outputValue, .record(acts)] : [outputValue]
                 let result = try interpreter.call(f, arguments, at: interpreter.builtinCallPos)
                 guard case .tensor(let y) = result else {
                     throw LoupeError("activation_grads: f must return a one-element tensor, got \(result.typeName)")
@@ -84,7 +86,7 @@ enum InterventionBindings {
                 let grads = y.requiresGrad ? try Autograd.gradients(of: y, wrt: tensors) : try tensors.map { try Tensor.zeros($0.shape) }
                 return .record(RecordBox([
                     ("value", .number(Double(try y.item()))),
-                    ("output", .tensor(output.detached())),
+                    ("output", ModelHandle.value(of: output.detached())),
                     ("acts", .record(RecordBox(zip(acts.keys, tensors).map { ($0, .tensor($1.detached())) }))),
                     ("grads", .record(RecordBox(zip(acts.keys, grads).map { ($0, .tensor($1)) }))),
                 ]))

@@ -38,15 +38,18 @@ extension ModelHandle: CallableHandle {
         }
     }
 
-    /// `m(x)`: the model's output on `x` (as `forward(m, x)`).
+    /// `m(x)`: the model's output on `x` (as `forward(m, x)`); `m(x, c: c)` for a model with several
+    /// inputs, which may return a record.
     public func call(_ positional: [Value], _ named: [(String, Value)], interpreter: Interpreter) throws -> Value {
-        guard positional.count == 1, named.isEmpty else {
-            throw LoupeError("model: call a model with one input tensor, m(x); got \(positional.count + named.count) arguments")
+        if module.inputSignature.count == 1, named.isEmpty {
+            guard positional.count == 1 else {
+                throw LoupeError("model: call a model with one input tensor, m(x); got \(positional.count) arguments")
+            }
+            guard case .tensor = positional[0] else {
+                throw LoupeError("model: the input must be a tensor, got \(positional[0].typeName)")
+            }
         }
-        guard case .tensor(let x) = positional[0] else {
-            throw LoupeError("model: the input must be a tensor, got \(positional[0].typeName)")
-        }
-        return .tensor(try module.callAsFunction(try batched(x, op: "model")))
+        return ModelHandle.value(of: try module.callAsFunction(inputs: try inputs(positional: positional, named: named, op: "model")))
     }
 
     /// The original architecture under any `replace` edits.
@@ -55,11 +58,8 @@ extension ModelHandle: CallableHandle {
     /// The image input a whole model expects: channels and (for a ViT) the side length. Nil for a
     /// submodule, whose input is passed through unchanged.
     var imageInput: (channels: Int, size: Int?)? {
-        switch root {
-        case let vit as VisionTransformer: return (vit.config.channels, vit.config.imageSize)
-        case let resnet as ResNet: return (resnet.config.channels, nil)
-        default: return nil
-        }
+        guard let model = root as? any ImageModel else { return nil }
+        return (model.expectedImage.channels, model.expectedImage.size)
     }
 
     /// The expected image shape as text: `[3, 8, 8]`, or `[3, H, W]` for a ResNet.
@@ -91,14 +91,16 @@ extension ModelHandle: CallableHandle {
     }
 
     /// One record {path, type, params} per module (params: every parameter of its subtree), with
-    /// `shape` (the module's output shape) when `shapes` has it.
-    func moduleRecords(shapes: [String: [Int]]?) -> [Value] {
-        module.namedModules().map { path, m in
+    /// `inputs` (each input's shape by name) and `shape` (the output's shape) when `shapes` are given.
+    func moduleRecords(shapes: ModuleShapes?) -> [Value] {
+        func list(_ shape: [Int]) -> Value { .list(ListBox(shape.map { .number(Double($0)) })) }
+        return module.namedModules().map { path, m in
             var fields: [(String, Value)] = [("path", .string(path)), ("type", .string(m.typeName)),
                                              ("params", .number(Double(m.parameterCount)))]
             if let shapes {
-                let shape = shapes[path.isEmpty ? "output" : path]
-                fields.append(("shape", shape.map { .list(ListBox($0.map { .number(Double($0)) })) } ?? .null))
+                let entry = shapes[path]
+                fields.append(("inputs", entry.map { .record(RecordBox($0.inputs.map { ($0.name, list($0.shape)) })) } ?? .null))
+                fields.append(("shape", entry?.output.map(list) ?? .null))
             }
             return .record(RecordBox(fields))
         }

@@ -133,39 +133,56 @@ enum ModelBindings {
 
     /// Output shapes by activation path for one forward pass on zeros of `shape` (evaluation
     /// mode, no gradients).
-    static func outputShapes(_ handle: ModelHandle, _ shape: [Int], op: String) throws -> [String: [Int]] {
-        guard shape.allSatisfy({ $0 > 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= 1 << 28 else {
-            throw LoupeError("\(op): input_shape \(describe(shape: shape)) must have positive sizes and at most 2^28 elements")
-        }
-        let x = try handle.batched(try Tensor.zeros(shape), op: op)
-        return try handle.inEvaluationMode {
-            try GradMode.withoutGrad {
-                let context = ForwardContext(captureAll: true)
-                _ = try context.run(handle.module, x)
-                return context.activations.mapValues(\.shape)
+    /// The shapes every module sees in one forward pass on zeros (evaluation mode, no gradients):
+    /// `input_shape` is a shape ([C, H, W] or [B, C, H, W] for an image model) or, for a model with
+    /// several inputs, a record of shapes by input name.
+    static func moduleShapes(_ handle: ModelHandle, _ a: Arguments, _ name: String, op: String) throws -> ModuleShapes {
+        func zeros(_ shape: [Int], _ label: String) throws -> Value {
+            guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }),
+                  shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= 1 << 28 else {
+                throw a.error(name, "\(op): \(label) \(describe(shape: shape)) must have positive sizes and at most 2^28 elements")
             }
+            return .tensor(try Tensor.zeros(shape))
         }
+        let input: Value
+        if case .record(let record) = a[name] {
+            input = .record(RecordBox(try record.keys.map { key in
+                guard case .list(let list) = record[key], let shape = try? list.items.map({ (item: Value) -> Int in
+                    guard case .number(let n) = item, n == n.rounded(), abs(n) < 1e9 else { throw LoupeError("") }
+                    return Int(n)
+                }) else {
+                    throw a.error(name, "\(op): input_shape's '\(key)' must be a list of integers, got \(record[key]?.typeName ?? "nil")")
+                }
+                return (key, try zeros(shape, "input_shape's '\(key)'"))
+            }))
+        } else {
+            input = try zeros(try a.ints(name), "input_shape")
+        }
+        let inputs = try handle.inputs(input, op: op)
+        return try handle.inEvaluationMode { try LoupeModels.moduleShapes(handle.module, inputs: inputs) }
     }
 
     static let listing: [Builtin] = [
         Builtin("modules(m, input_shape: nil)", methodOf: "model",
                 """
                 The module tree as a list of records {path, type, params} (params: parameters of the module and its \
-                children; the root's path is ""), depth first. With input_shape ([C, H, W] or [B, C, H, W]) each \
-                record also has shape: the module's output shape in one forward pass on zeros (batch axis included, \
-                1 for [C, H, W]). m.modules is the list without shapes.
+                children; the root's path is ""), depth first. With input_shape ([C, H, W] or [B, C, H, W]; for a \
+                model with several inputs a record of shapes by input name, {x: [2, 16, 64], c: [2, 64]}) each record \
+                also has inputs (each input's shape by name) and shape (the output's shape, nil for a record output) \
+                in one forward pass on zeros (batch axis included, 1 for [C, H, W]). m.modules is the list without shapes.
                 """) { a in
             let handle = try model(a, "m")
-            let shapes = a.isNil("input_shape") ? nil : try outputShapes(handle, try a.ints("input_shape"), op: "modules")
+            let shapes = a.isNil("input_shape") ? nil : try moduleShapes(handle, a, "input_shape", op: "modules")
             return .list(ListBox(handle.moduleRecords(shapes: shapes)))
         },
         Builtin("summary(m, input_shape: nil)", methodOf: "model",
                 """
-                Prints the module tree as a table: path, type, output shape (with input_shape, as for modules) and \
-                the parameters each module owns directly, then the totals. Returns nil.
+                Prints the module tree as a table: path, type, input and output shapes (with input_shape, as for \
+                modules; a module with several inputs lists each, x [2, 16, 64], c [2, 64]) and the parameters each \
+                module owns directly, then the totals. Returns nil.
                 """) { a in
             let handle = try model(a, "m")
-            let shapes = a.isNil("input_shape") ? nil : try outputShapes(handle, try a.ints("input_shape"), op: "summary")
+            let shapes = a.isNil("input_shape") ? nil : try moduleShapes(handle, a, "input_shape", op: "summary")
             a.interpreter.output(summaryTable(handle, shapes: shapes))
             return .null
         },
@@ -189,12 +206,18 @@ enum ModelBindings {
         return LoupeError("\(op): no module at path '\(path)' (\(paths.count) module paths; closest: \(close.joined(separator: ", ")))")
     }
 
-    static func summaryTable(_ handle: ModelHandle, shapes: [String: [Int]]?) -> String {
-        var rows: [[String]] = [["path", "type"] + (shapes == nil ? [] : ["output"]) + ["params"]]
+    static func summaryTable(_ handle: ModelHandle, shapes: ModuleShapes?) -> String {
+        var rows: [[String]] = [["path", "type"] + (shapes == nil ? [] : ["input", "output"]) + ["params"]]
         for (path, m) in handle.module.namedModules() {
             let own = m.ownParameters.reduce(0) { $0 + $1.parameter.value.count }
             var row = [path.isEmpty ? "(root)" : path, m.typeName]
-            if let shapes { row.append(shapes[path.isEmpty ? "output" : path].map { describe(shape: $0) } ?? "-") }
+            if let shapes {
+                let entry = shapes[path]
+                let inputs = entry?.inputs ?? []
+                row.append(inputs.isEmpty ? "-" : m.inputSignature.count == 1 ? describe(shape: inputs[0].shape)
+                           : inputs.map { "\($0.name) \(describe(shape: $0.shape))" }.joined(separator: ", "))
+                row.append(entry?.output.map { describe(shape: $0) } ?? (entry == nil ? "-" : "record"))
+            }
             row.append(own > 0 ? Module.grouped(own) : "")
             rows.append(row)
         }
@@ -214,10 +237,11 @@ enum ModelBindings {
         Builtin("forward(m, x)", methodOf: "model",
                 """
                 The model's output on x: an image [C, H, W] (a batch axis of 1 is added and kept in the output) or a \
-                batch [B, C, H, W]; a submodule takes its own input. Differentiable (works inside grad). Same as m(x).
+                batch [B, C, H, W]; a submodule takes its own input, a model with several inputs a record of them \
+                ({x: x, c: c}). Differentiable (works inside grad). Same as m(x) (m(x, c: c) with several inputs).
                 """) { a in
             let handle = try model(a, "m")
-            return .tensor(try handle.module.callAsFunction(try handle.batched(try a.tensor("x"), op: "forward")))
+            return ModelHandle.value(of: try handle.module.callAsFunction(inputs: try handle.inputs(a["x"], op: "forward")))
         },
         Builtin("predict(m, x, top: 5)", methodOf: "model",
                 """

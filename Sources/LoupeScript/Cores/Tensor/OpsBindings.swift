@@ -1,6 +1,5 @@
 import Foundation
 import LoupeTensor
-import LoupeModels
 
 /// Bindings of the tensor ops (elementwise, reductions, shape ops, indexing, linear algebra).
 /// One line per op; all are also tensor methods.
@@ -79,6 +78,14 @@ enum OpsBindings {
                 "Thin singular value decomposition of a matrix [m, n] (LAPACK): {u [m, k], s [k] descending, vh [k, n]} with x = u @ diag(s) @ vh, k = min(m, n); not differentiable.") { a in
             let (u, s, vh) = try a.tensor("x").singularValueDecomposition()
             return .record(RecordBox([("u", .tensor(u)), ("s", .tensor(s)), ("vh", .tensor(vh))]))
+        },
+        Builtin("frechet_distance(features_a, features_b)",
+                """
+                The Frechet distance between two sets of feature vectors [n, d] and [m, d] (rows are samples): \
+                |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b)) with unbiased covariances, FID's formula when the \
+                features are Inception pool features. Computed in double precision (LAPACK); a number; not differentiable.
+                """) { a in
+            .number(try frechetDistance(try a.tensor("features_a"), try a.tensor("features_b")))
         },
         // Creation.
         Builtin("linspace(start, end, count)", "count evenly spaced values from start to end inclusive.") { a in .tensor(try Tensor.linspace(try a.float("start"), try a.float("end"), count: try a.int("count"))) },

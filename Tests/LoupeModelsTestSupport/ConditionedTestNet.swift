@@ -4,12 +4,12 @@ import LoupeTensor
 /// A block with two inputs, in the shape of a DiT block: the token stream `x [B, T, D]` and a
 /// conditioning vector `c [B, D]` that scales and shifts it:
 /// `out = x + fc(x * (1 + scale(c)) + shift(c))`. Sites: `scale`, `shift`, `modulated`.
-final class ConditionedBlock: Module {
-    let scale: Linear
-    let shift: Linear
-    let fc: Linear
+public final class ConditionedBlock: Module {
+    public let scale: Linear
+    public let shift: Linear
+    public let fc: Linear
 
-    init(dim: Int) throws {
+    public init(dim: Int) throws {
         scale = try Linear(dim, dim)
         shift = try Linear(dim, dim)
         fc = try Linear(dim, dim)
@@ -19,9 +19,9 @@ final class ConditionedBlock: Module {
         registerModule("fc", fc)
     }
 
-    override var inputSignature: [InputParameter] { [InputParameter("x"), InputParameter("c")] }
+    public override var inputSignature: [InputParameter] { [InputParameter("x"), InputParameter("c")] }
 
-    override func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
+    public override func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
         let x = try inputs.tensor("x"), c = try inputs.tensor("c")
         let s = try context.apply(scale, c).unsqueezed(axis: 1)
         let b = try context.apply(shift, c).unsqueezed(axis: 1)
@@ -33,12 +33,12 @@ final class ConditionedBlock: Module {
 /// A model with two named inputs (`x [B, T, D]`, `c [B, E]`, and an optional `gain` number) and a
 /// record output `{logits, features, per_block: [...]}`: `embed` maps `c` to the width, two
 /// `ConditionedBlock`s at `blocks.0` and `blocks.1`, a `head` on the mean token.
-final class ConditionedTestNet: Module {
-    let embed: Linear
-    let blocks: Sequential
-    let head: Linear
+public final class ConditionedTestNet: Module {
+    public let embed: Linear
+    public let blocks: Sequential
+    public let head: Linear
 
-    init(dim: Int, conditionDim: Int, classes: Int, seed: UInt64) throws {
+    public init(dim: Int, conditionDim: Int, classes: Int, seed: UInt64) throws {
         embed = try Linear(conditionDim, dim)
         blocks = Sequential([try ConditionedBlock(dim: dim), try ConditionedBlock(dim: dim)])
         head = try Linear(dim, classes)
@@ -52,11 +52,11 @@ final class ConditionedTestNet: Module {
         }
     }
 
-    override var inputSignature: [InputParameter] {
+    public override var inputSignature: [InputParameter] {
         [InputParameter("x"), InputParameter("c"), InputParameter("gain", optional: true)]
     }
 
-    override func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
+    public override func forward(inputs: ModuleInputs, context: ForwardContext) throws -> ModuleValue {
         var x = try inputs.tensor("x")
         let gain = Float(try inputs.number("gain", default: 1))
         let c = try context.site("cond", try context.apply(embed, try inputs.tensor("c")))
@@ -72,7 +72,7 @@ final class ConditionedTestNet: Module {
 
     /// The same function written directly with the weights, without contexts or sites; with
     /// `blockCondition` the blocks see that conditioning instead of `embed(c)`.
-    func reference(x: Tensor, c: Tensor, gain: Float = 1, blockCondition: [Int: Tensor] = [:]) throws -> (logits: Tensor, features: Tensor) {
+    public func reference(x: Tensor, c: Tensor, gain: Float = 1, blockCondition: [Int: Tensor] = [:]) throws -> (logits: Tensor, features: Tensor) {
         func linear(_ layer: Linear, _ input: Tensor) throws -> Tensor {
             try NN.linear(input, weight: layer.weight.value, bias: layer.bias?.value)
         }
