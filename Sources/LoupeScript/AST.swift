@@ -25,8 +25,15 @@ public final class FunctionDecl: @unchecked Sendable {
     public let body: [Stmt]
     public let pos: SourcePos
     public let source: SourceFile
+    /// The names local to a call (Python's rule): the parameters and every name the body assigns,
+    /// loops over or declares a function as, except those declared `global` or `nonlocal`.
+    let locals: Set<String>
+    /// The names the body declares `global` and `nonlocal`.
+    let declared: [String: ScopeDeclaration]
     init(name: String, params: [Parameter], body: [Stmt], pos: SourcePos, source: SourceFile) {
         self.name = name; self.params = params; self.body = body; self.pos = pos; self.source = source
+        declared = Scope.declarations(in: body)
+        locals = Scope.assignedNames(in: body).union(params.map(\.name)).subtracting(declared.keys)
     }
 }
 
@@ -77,4 +84,13 @@ public indirect enum Stmt: Sendable {
     case returnStmt(Expr?, SourcePos)
     case breakStmt(SourcePos)
     case continueStmt(SourcePos)
+    /// `global a, b` or `nonlocal a`: assignments to these names inside the function bind in the
+    /// globals, or in the nearest enclosing function that has them (Python's declarations).
+    case declare(ScopeDeclaration, [String], SourcePos)
+}
+
+/// Where a function's assignments to a declared name bind.
+public enum ScopeDeclaration: String, Sendable {
+    case global
+    case nonlocal
 }

@@ -7,29 +7,41 @@ import LoupeTensor
 public final class Environment {
     var vars: [String: Value] = [:]
     let parent: Environment?
+    /// The names local to a function call's scope (empty for the globals): assignment inside a
+    /// function binds locally, and a local read before it is assigned does not fall through to an
+    /// enclosing scope (Python's rule).
+    let locals: Set<String>
+    /// Names the function declared `global` or `nonlocal`: assignments bind there instead.
+    let declared: [String: ScopeDeclaration]
     /// Whether a closure was defined in this scope (so it may be on a cycle).
     var isCaptured = false
     /// The last cycle collection that found this scope reachable.
     var markEpoch = 0
-    init(parent: Environment?) { self.parent = parent }
+    init(parent: Environment?, locals: Set<String> = [], declared: [String: ScopeDeclaration] = [:]) {
+        self.parent = parent
+        self.locals = locals
+        self.declared = declared
+    }
 
     func lookup(_ name: String) -> Value? {
         var env: Environment? = self
         while let e = env {
             if let v = e.vars[name] { return v }
+            if !e.locals.isEmpty, e.locals.contains(name) { return nil }
             env = e.parent
         }
         return nil
     }
 
-    /// Assigns to the innermost scope that defines `name`, else this scope.
-    func assign(_ name: String, _ value: Value) {
+    /// The scope whose local `name` is but has no value yet, if lookup stops there.
+    func unassignedLocal(_ name: String) -> Environment? {
         var env: Environment? = self
         while let e = env {
-            if e.vars[name] != nil { e.vars[name] = value; return }
+            if e.vars[name] != nil { return nil }
+            if e.locals.contains(name) { return e }
             env = e.parent
         }
-        vars[name] = value
+        return nil
     }
 }
 
@@ -72,7 +84,7 @@ public final class Interpreter {
     /// Where the running builtin was called (the call site of functions it calls back).
     public internal(set) var builtinCallPos = SourcePos(line: 0, column: 0)
     var loopDepth = 0
-    static let maxCallDepth = 180
+    static let maxCallDepth = 1000
     /// The environments of the running user function calls (roots of the cycle collector).
     var frames: [Environment] = []
     /// Values held while they are computed or used (roots of the cycle collector), see `pin`.
@@ -132,11 +144,23 @@ public final class Interpreter {
     @discardableResult
     public func run(_ source: SourceFile) throws -> Value? {
         let stmts = try parse(source)
+        try check(stmts, source: source)
         return try execute(stmts, source: source)
     }
 
-    /// Runs parsed statements at top level.
+    /// Checks parsed statements before any of them runs (see `Resolver`): `return`, `break` and
+    /// `continue` out of place, and names read at top level that nothing defines.
+    public func check(_ stmts: [Stmt], source: SourceFile) throws {
+        try Resolver.check(stmts, source: source, isDefined: { self.globals.lookup($0) != nil },
+                           suggestion: { self.nearestName($0, self.globals, extra: Scope.assignedNames(in: stmts)) })
+    }
+
+    /// Runs parsed statements at top level, on a thread with a deep stack (see `DeepStack`).
     public func execute(_ stmts: [Stmt], source: SourceFile) throws -> Value? {
+        try DeepStack.run { try executeHere(stmts, source: source) }
+    }
+
+    private func executeHere(_ stmts: [Stmt], source: SourceFile) throws -> Value? {
         currentSource = source
         callDepth = 0
         loopDepth = 0
@@ -272,7 +296,7 @@ public final class Interpreter {
             defer { loopDepth -= 1; unpin(to: mark) }
             for item in items {
                 try checkInterrupt(pos)
-                env.assign(name, item)
+                try bind(name, item, env, pos)
                 switch try execBlock(body, env) {
                 case .broke: return .normal(nil)
                 case .returned(let v): return .returned(v)
@@ -301,16 +325,18 @@ public final class Interpreter {
         case .continueStmt(let pos):
             guard loopDepth > 0 else { throw fail("'continue' outside a loop", pos) }
             return .continued
+        case .declare(let kind, _, let pos):
+            guard callDepth > 0 else { throw fail("'\(kind.rawValue)' outside a function (names at top level are global already)", pos) }
+            return .normal(nil)
         }
     }
 
     func assign(_ target: Expr, _ value: Value, _ env: Environment, _ pos: SourcePos) throws {
         switch target {
-        case .name(let n, let p):
-            if builtinScope.vars[n] != nil && env.lookup(n).map({ if case .builtin = $0 { return true } else { return false } }) == true {
-                throw fail("cannot assign to builtin '\(n)'", p)
-            }
-            env.assign(n, value)
+        case .name(let n, _):
+            // Assignment binds in the current scope (a function's locals, or the globals), and may
+            // hide a builtin of the same name there, as in Python.
+            try bind(n, value, env, pos)
         case .attribute(let objExpr, let key, let p):
             let obj = try eval(objExpr, env)
             guard case .record(let r) = obj else { throw fail("cannot set attribute '\(key)' on a \(obj.typeName)", p) }
@@ -350,6 +376,24 @@ public final class Interpreter {
             }
         default:
             throw fail("cannot assign to this expression", pos)
+        }
+    }
+
+    /// Binds `name` in `env`: locally, or where a `global` / `nonlocal` declaration of the running
+    /// function says.
+    func bind(_ name: String, _ value: Value, _ env: Environment, _ pos: SourcePos) throws {
+        switch env.declared.isEmpty ? nil : env.declared[name] {
+        case nil:
+            env.vars[name] = value
+        case .global?:
+            globals.vars[name] = value
+        case .nonlocal?:
+            var scope = env.parent
+            while let s = scope, s !== globals {
+                if s.vars[name] != nil || s.locals.contains(name) { s.vars[name] = value; return }
+                scope = s.parent
+            }
+            throw fail("nonlocal '\(name)': no enclosing function has a variable of that name", pos)
         }
     }
 
@@ -414,6 +458,9 @@ public final class Interpreter {
             return .record(RecordBox(try fields.map { ($0.0, try evalPinned($0.1, env)) }))
         case .name(let n, let p):
             guard let v = env.lookup(n) else {
+                if env.unassignedLocal(n) != nil {
+                    throw fail("local variable '\(n)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", p)
+                }
                 let near = nearestName(n, env)
                 throw fail("undefined variable '\(n)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), p)
             }
@@ -469,8 +516,8 @@ public final class Interpreter {
         }
     }
 
-    func nearestName(_ n: String, _ env: Environment) -> String? {
-        var candidates: [String] = []
+    func nearestName(_ n: String, _ env: Environment, extra: Set<String> = []) -> String? {
+        var candidates: [String] = Array(extra)
         var e: Environment? = env
         while let x = e { candidates += x.vars.keys; e = x.parent }
         return candidates.filter { editDistance($0, n) <= (n.count <= 3 ? 1 : 2) }.min { editDistance($0, n) < editDistance($1, n) }
@@ -541,7 +588,7 @@ public final class Interpreter {
         guard callDepth < Interpreter.maxCallDepth else {
             throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
         }
-        let env = Environment(parent: closure.env)
+        let env = Environment(parent: closure.env, locals: decl.locals, declared: decl.declared)
         guard positional.count <= decl.params.count else {
             throw fail("\(decl.name): takes \(decl.params.count) arguments, got \(positional.count)", p)
         }

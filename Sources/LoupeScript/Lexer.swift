@@ -56,7 +56,7 @@ public struct SyntaxError: Error, Sendable {
 }
 
 let keywords: Set<String> = ["fn", "end", "if", "elif", "else", "for", "in", "while", "return",
-                             "true", "false", "nil", "and", "or", "not", "break", "continue"]
+                             "true", "false", "nil", "and", "or", "not", "break", "continue", "global", "nonlocal"]
 
 /// Splits source text into tokens. Newlines inside brackets are skipped; `#` starts a comment.
 public struct Lexer {

@@ -141,6 +141,16 @@ public struct Parser {
             _ = advance()
             if kind == .newline || kind == .end || isKeyword("end") { return .returnStmt(nil, t.pos) }
             return .returnStmt(try expression(), t.pos)
+        case .keyword("global"), .keyword("nonlocal"):
+            _ = advance()
+            var names: [String] = []
+            repeat {
+                if !names.isEmpty { _ = advance() }
+                guard case .name(let name) = kind else { throw error("expected a variable name after '\(keywordName(t))', found \(describeToken(current))") }
+                names.append(name)
+                _ = advance()
+            } while isSymbol(",")
+            return .declare(keywordName(t) == "global" ? .global : .nonlocal, names, t.pos)
         case .keyword("break"): _ = advance(); return .breakStmt(t.pos)
         case .keyword("continue"): _ = advance(); return .continueStmt(t.pos)
         case .keyword("end"), .keyword("elif"), .keyword("else"):

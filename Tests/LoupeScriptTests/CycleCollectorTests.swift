@@ -148,6 +148,7 @@ final class CycleCollectorTests: XCTestCase {
               count = 0
               big = zeros(100)
               fn next()
+                nonlocal count
                 count = count + 1
                 return count
               end
@@ -219,6 +220,7 @@ final class CycleCollectorTests: XCTestCase {
             worst_in_loop = train(3000)
             worst_in_map = 0
             fn mapped(i)
+              global worst_in_map
               step(i)
               worst_in_map = max(worst_in_map, alive())
               return i
@@ -267,6 +269,7 @@ final class CycleCollectorTests: XCTestCase {
             fn counter()
               n = 0
               fn bump()
+                nonlocal n
                 n = n + 1
                 return n
               end

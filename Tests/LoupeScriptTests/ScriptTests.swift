@@ -38,7 +38,11 @@ final class ScriptTests: XCTestCase {
         interpreter.output = { s in out += s.split(separator: "\n", omittingEmptySubsequences: false).map { .line(String($0)) } }
         let source = SourceFile(name: name, text: text)
         let stmts: [Stmt]
-        do { stmts = try interpreter.parse(source) } catch let e as ScriptError {
+        // Syntax errors and the resolver's checks reject the whole file before it runs.
+        do {
+            stmts = try interpreter.parse(source)
+            try interpreter.check(stmts, source: source)
+        } catch let e as ScriptError {
             return [.error(e.message)]
         } catch { return [.error("\(error)")] }
         for stmt in stmts {
