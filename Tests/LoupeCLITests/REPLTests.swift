@@ -166,6 +166,6 @@ final class REPLTests: XCTestCase {
         let t = try Terminal(environment: environment)
         XCTAssertTrue(t.waitFor("[1]> "))
         t.type("\u{04}")
-        _ = t.wait()
+        XCTAssertEqual(t.wait(), 0, t.output)
     }
 }
