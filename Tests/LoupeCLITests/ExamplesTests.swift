@@ -20,9 +20,7 @@ extension REPLTests {
             XCTAssertTrue(transcript.hasPrefix(example), "\(name): Examples/transcripts/\(name) is out of date (run Scripts/update_transcripts)")
             let outputs = transcript.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.hasPrefix("#=>") }
             XCTAssertGreaterThan(outputs.count, 3, name)
-            let start = Date()
             let r = try runCLI(["run", "--verify", "Examples/transcripts/" + name])
-            print("\(name) replayed in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
             XCTAssertEqual(r.status, 0, "\(name): \(r.err)")
             XCTAssertTrue(r.out.hasSuffix("verified: 1 cells match their transcript\n"), "\(name): \(r.out.suffix(300))")
         }

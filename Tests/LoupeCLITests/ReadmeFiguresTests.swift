@@ -91,10 +91,8 @@ extension REPLTests {
 
         let script = home + "/figures.loupe"
         try Self.figuresScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let start = Date()
         let r = try runCLI(["run", script])
         XCTAssertEqual(r.status, 0, r.err)
-        print("README figures measured in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         var measured: [String: Double] = [:]
         for line in r.out.split(separator: "\n") where line.hasPrefix("figure ") {
             let parts = line.split(separator: " ")
