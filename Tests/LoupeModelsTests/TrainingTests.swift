@@ -36,22 +36,47 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Array(out.scalars[9..<18]), (1...9).map(Float.init))
     }
 
-    func testAugmentationDrawsStayWithinThePadding() throws {
-        let data = try LabeledImages(images: try Tensor.zeros([64, 1, 5, 5]), labels: Array(repeating: 0, count: 64))
+    /// The augmented batch itself, against crops of zero-padded images and mirrors computed here
+    /// from the same draws (per image, in order: dx and dy uniform in -pad...pad, then a coin for
+    /// the flip): a crop of the image padded by `pad` at offset (pad + dy, pad + dx), then mirrored.
+    func testAugmentedBatchIsACropOfThePaddedImageThenAMirror() throws {
+        let (count, channels, height, width, pad) = (48, 2, 5, 4, 2)
+        var values = [Float]()
+        for i in 0..<(count * channels * height * width) { values.append(Float(i + 1)) }  // every pixel distinct, none 0
+        let images = try Tensor(shape: [count, channels, height, width], scalars: values)
+        let data = try LabeledImages(images: images, labels: (0..<count).map { $0 % 3 })
+        let indices = (0..<count).reversed().map { $0 }
         var generator = RandomGenerator(seed: 3)
-        var seenShifts = Set<Int>()
-        for _ in 0..<20 {
-            var copy = generator
-            let batch = try Trainer.batch(data, indices: Array(0..<64), augmentation: .init(horizontalFlip: true, cropPadding: 2), generator: &generator)
-            XCTAssertEqual(batch.images.shape, [64, 1, 5, 5])
-            for _ in 0..<64 {
-                let dx = copy.nextInt(below: 5) - 2, dy = copy.nextInt(below: 5) - 2
-                _ = copy.nextInt(below: 2)
-                XCTAssert((-2...2).contains(dx) && (-2...2).contains(dy))
-                seenShifts.insert(dx * 10 + dy)
+        var copy = generator
+        let batch = try Trainer.batch(data, indices: indices, augmentation: .init(horizontalFlip: true, cropPadding: pad),
+                                      generator: &generator)
+        XCTAssertEqual(batch.images.shape, [count, channels, height, width])
+        XCTAssertEqual(batch.targets.scalars, indices.map { Float($0 % 3) })
+        let got = batch.images.scalars
+        var flips = 0, offsets = Set<[Int]>()
+        for (i, source) in indices.enumerated() {
+            let dx = copy.nextInt(below: 2 * pad + 1) - pad, dy = copy.nextInt(below: 2 * pad + 1) - pad
+            let flip = copy.nextInt(below: 2) == 1
+            flips += flip ? 1 : 0
+            offsets.insert([dx, dy])
+            for c in 0..<channels {
+                // The channel zero-padded by `pad` on every side.
+                var padded = [[Float]](repeating: [Float](repeating: 0, count: width + 2 * pad), count: height + 2 * pad)
+                for y in 0..<height {
+                    for x in 0..<width { padded[y + pad][x + pad] = values[((source * channels + c) * height + y) * width + x] }
+                }
+                for y in 0..<height {
+                    var row = Array(padded[pad + dy + y][(pad + dx)..<(pad + dx + width)])
+                    if flip { row.reverse() }
+                    let start = ((i * channels + c) * height + y) * width
+                    XCTAssertEqual(Array(got[start..<(start + width)]), row, "image \(i) (source \(source)), channel \(c), row \(y), dx \(dx) dy \(dy) flip \(flip)")
+                }
             }
         }
-        XCTAssertEqual(seenShifts.count, 25, "every offset of a 2-pixel crop occurs")
+        // The draws exercised flips and a spread of offsets (so a batch left as is would fail above).
+        XCTAssert(flips > 0 && flips < count, "flips: \(flips)")
+        XCTAssertGreaterThan(offsets.count, 15)
+        XCTAssertNotEqual(got, try Trainer.batch(data, indices: indices, augmentation: .none, generator: &copy).images.scalars)
     }
 
     func testEvaluateMatchesHandComputedCrossEntropy() throws {

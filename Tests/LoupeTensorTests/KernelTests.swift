@@ -175,22 +175,6 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(y.grad).scalars, [0, 3, 0, 2, 0, 6])
     }
 
-    func testUnaryKernelSpeedAgainstClosureMap() throws {
-        // Informational: the kernel-type path against the closure path it replaced.
-        let x = try Tensor(shape: [1576, 3072], scalars: values(1576 * 3072))
-        func time(_ body: () -> Tensor) -> Double {
-            var best = Double.infinity
-            for _ in 0..<5 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = body()
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            }
-            return best
-        }
-        let closure = time { x.map { $0 > 0 ? $0 : 0 } }, kernel = time { x.relu() }
-        print(String(format: "relu [1576, 3072]: closure map %.2f ms, kernel %.2f ms", closure, kernel))
-    }
-
     func testCoalescedLayoutMergesContiguousAxes() {
         let layout = CoalescedLayout(shape: [8, 64, 56, 56], stridesA: [200704, 3136, 56, 1], stridesB: [0, 1, 0, 0])
         XCTAssertEqual(layout.shape, [8, 64, 3136])

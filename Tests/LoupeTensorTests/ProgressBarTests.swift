@@ -1,5 +1,8 @@
 import XCTest
 import LoupeTensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class ProgressBarTests: XCTestCase {
     func testRenderShowsBarCountLossRateAndETA() {
@@ -20,10 +23,40 @@ final class ProgressBarTests: XCTestCase {
                        "x [#.] 1/2  loss 1.235e+5 | 0.00 it/s | ETA 1:00:00")
     }
 
-    func testDisabledBarWritesNothing() {
-        // A disabled bar (standard error not a terminal) must stay silent and never fail.
-        let bar = ProgressBar("quiet", total: 5, enabled: false)
-        for i in 1...5 { bar.update(i, loss: 1) }
-        bar.finish()
+    /// What `body` writes to standard error (file descriptor 2, redirected to a file meanwhile).
+    private func capturingStandardError(_ body: () -> Void) throws -> String {
+        let path = NSTemporaryDirectory() + "loupe-stderr-\(getpid())-\(UUID().uuidString)"
+        defer { unlink(path) }
+        fflush(stderr)
+        let file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let saved = dup(STDERR_FILENO)
+        guard file >= 0, saved >= 0, dup2(file, STDERR_FILENO) >= 0 else { throw XCTSkip("cannot redirect stderr") }
+        close(file)
+        body()
+        fflush(stderr)
+        dup2(saved, STDERR_FILENO)
+        close(saved)
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    func testDisabledBarWritesNothing() throws {
+        // A disabled bar (standard error not a terminal) stays silent.
+        let quiet = try capturingStandardError {
+            let bar = ProgressBar("quiet", total: 5, enabled: false)
+            for i in 1...5 { bar.update(i, loss: 1) }
+            bar.finish()
+        }
+        XCTAssertEqual(quiet, "")
+        // The same calls on an enabled bar do reach the captured stream: the final state
+        // (always drawn) after a carriage return, then the line end.
+        let loud = try capturingStandardError {
+            let bar = ProgressBar("loud", total: 5, enabled: true)
+            for i in 1...5 { bar.update(i, loss: 1) }
+            bar.finish()
+        }
+        XCTAssertTrue(loud.hasPrefix("\r"), loud.debugDescription)
+        XCTAssertTrue(loud.hasSuffix("loud [########################] 5/5  loss 1.00000\n")
+                      || loud.contains("loud [########################] 5/5  loss 1.00000 | "), loud.debugDescription)
+        XCTAssertTrue(loud.hasSuffix("\n"), loud.debugDescription)
     }
 }
