@@ -122,8 +122,11 @@ public struct EpochRecord: Sendable {
 public final class Trainer {
     public let model: Module
     public let options: TrainingOptions
-    /// Called before every step; throw from it to stop (e.g. on Ctrl-C).
+    /// Called before every step; throw from it to stop (e.g. on Ctrl-C). `progress` says how far
+    /// the work got, for the message.
     public var checkStop: () throws -> Void = {}
+    /// How far training has got: updated before every step.
+    public private(set) var progress = TrainingProgress(epoch: 0, epochs: 0, completedSteps: 0, stepsPerEpoch: 0)
     /// The progress bar label.
     public var label = "train"
     /// Called after every epoch with its record (for logging).
@@ -153,9 +156,12 @@ public final class Trainer {
             model.setTraining(true)
             let order = generator.permutation(train.count)
             let bar = ProgressBar("\(label) \(epoch + 1)/\(options.epochs)", total: stepsPerEpoch)
+            // An error (Ctrl-C, a diverging loss) ends the bar's line before it is reported.
+            defer { bar.finish() }
             let start = Date()
             var lossSum = 0.0, correct = 0, seen = 0
             for step in 0..<stepsPerEpoch {
+                progress = TrainingProgress(epoch: epoch + 1, epochs: options.epochs, completedSteps: step, stepsPerEpoch: stepsPerEpoch)
                 try checkStop()
                 let indices = Array(order[(step * options.batchSize)..<min(train.count, (step + 1) * options.batchSize)])
                 let batch = try Trainer.batch(train, indices: indices, augmentation: options.augmentation, generator: &generator)
@@ -335,4 +341,13 @@ extension ProgressBar {
     public static func formatPercent(_ fraction: Double) -> String {
         String(format: "%.2f%%", fraction * 100)
     }
+}
+
+/// How far a `Trainer` has got: the epoch running (from 1), and the steps of it already done
+/// (the model holds the weights after the last of them).
+public struct TrainingProgress: Sendable, Equatable {
+    public var epoch: Int
+    public var epochs: Int
+    public var completedSteps: Int
+    public var stepsPerEpoch: Int
 }

@@ -231,6 +231,18 @@ public final class Interpreter {
         return Closure(decl: decl, env: env)
     }
 
+    /// The variable name written at `pos` in the running source (`m` in `train(m, ...)`), or nil
+    /// when something other than a plain name is there.
+    func sourceName(at pos: SourcePos) -> String? {
+        let line = Array(currentSource.line(pos.line))
+        let start = pos.column - 1
+        guard start >= 0, start < line.count, line[start].isLetter || line[start] == "_" else { return nil }
+        var end = start
+        while end < line.count, line[end].isLetter || line[end].isNumber || line[end] == "_" { end += 1 }
+        if end < line.count, line[end] == "(" || line[end] == "[" { return nil }
+        return String(line[start..<end])
+    }
+
     func fail(_ message: String, _ pos: SourcePos) -> ScriptError {
         ScriptError(message, source: currentSource, pos: pos)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LoupeIO
+import LoupeTensor
 
 /// Loupe's safetensors writer against files Python's `safetensors` wrote for the same tensors and
 /// metadata (Scripts/fixtures/safetensors_writer.py, which also checks that Python's reader loads

@@ -1,5 +1,9 @@
 import XCTest
 @testable import LoupeInversion
+import LoupeTensor
+import LoupeModels
+import LoupeInputOptimization
+import LoupeTestSupport
 
 /// Each inverse-chain layout against a PyTorch reference of the same modules
 /// (Scripts/fixtures/inverse_modules.py): block, sub-layer and stage inverses, the enhanced patch

@@ -1,5 +1,7 @@
 import XCTest
 import LoupeModels
+import LoupeTensor
+import LoupeIO
 
 /// The Loupe side of the converters' refusals: a checkpoint written by Scripts/export_timm.py or
 /// export_torchvision.py that was altered afterwards (or converted wrongly) is refused by `loadModel`
@@ -19,7 +21,7 @@ final class ConvertedFileRefusalTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try SafeTensors.write(tensors, to: path, metadata: metadata)
         do {
-            _ = try loadModel(path)
+            _ = try loadModel(path, architectures: try ArchitectureCatalog.loupeModels)
             return nil
         } catch {
             return "\(error)"

@@ -1,5 +1,7 @@
 import XCTest
 @testable import LoupeModels
+import LoupeTensor
+import LoupeTestSupport
 
 /// conv 3x3 (no bias) -> BatchNorm -> ReLU -> conv 3x3 stride 2 -> ReLU -> global average pool -> linear:
 /// the small convolutional classifier of Scripts/fixtures/training.py.

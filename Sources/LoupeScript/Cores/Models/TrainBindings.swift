@@ -64,7 +64,17 @@ enum TrainBindings {
             clipNorm: try a.optionalNumber("clip"), augmentation: try augmentation(a, "augment"), seed: seed)
         let trainer = try Trainer(model: handle.module, options: options)
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
-        trainer.checkStop = { try interpreter.checkInterrupt(position) }
+        let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"
+        trainer.checkStop = { [unowned trainer] in
+            // Ctrl-C says how far training got and what the model now holds.
+            if Interrupt.requested != 0 {
+                Interrupt.requested = 0
+                let p = trainer.progress
+                throw interpreter.fail("interrupted at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
+                                       + "\(modelName) keeps the weights of step \(p.completedSteps)", position)
+            }
+            try interpreter.checkInterrupt(position)
+        }
         trainer.label = try a.string("label")
         if let test, try outputClasses(handle.module, test) == nil {
             throw LoupeError("\(name): the model does not return logits [N, classes] for the test images")
