@@ -27,6 +27,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 of the files a session reads (LoupeIO.FileDigest).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System-library shims.
@@ -37,7 +39,8 @@ let package = Package(
 
         // Cores, each importing only those before it.
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
-        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
+        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: numericFlags),
         .target(name: "LoupeModels", dependencies: ["LoupeIO"], swiftSettings: numericFlags),
         .target(name: "LoupeInversion", dependencies: ["LoupeModels"], swiftSettings: numericFlags),
         .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInversion"]),

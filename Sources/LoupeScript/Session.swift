@@ -49,14 +49,17 @@ extension Interpreter {
         }
     }
 
-    /// Reads a file for a builtin, recording its SHA-256 for the session header.
+    /// Reads a file for a builtin, recording its SHA-256 for the session header (`# file-sha256:`).
+    /// The bytes are memory-mapped, not copied: a caller that only records the file (`model`,
+    /// `load_weights`) costs no memory. The hash is streamed, and remembered across runs
+    /// (`FileHashCache.shared`) while the file's size, times and inode are unchanged.
     public func readFile(_ path: String, op: String) throws -> Data {
         try checkFileAccess(op)
-        let bytes = try FileIO.readAll(path, op: op)
+        let mapped = try MappedFile(path: path, op: op)
         if !filesRead.contains(where: { $0.path == path }) {
-            filesRead.append((path, SHA256.hex(of: bytes)))
+            filesRead.append((path, try FileHashCache.shared.sha256Hex(ofFile: path, op: op)))
         }
-        return Data(bytes)
+        return mapped.data
     }
 }
 

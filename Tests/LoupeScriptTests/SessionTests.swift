@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeScript
+import LoupeIO
 import LoupeTensor
 
 final class SessionTests: XCTestCase {
@@ -74,7 +75,7 @@ final class SessionTests: XCTestCase {
         let data = NSTemporaryDirectory() + "loupe-data-\(getpid()).txt"
         try "hello".write(toFile: data, atomically: true, encoding: .utf8)
         let cells = [Cell(number: 1, code: "1 + 1", output: ["2"])]
-        let text = SessionFile.render(cells: cells, seed: nil, files: [(data, SHA256.hex(of: Array("hello".utf8)))])
+        let text = SessionFile.render(cells: cells, seed: nil, files: [(data, FileDigest.sha256Hex(Array("hello".utf8)))])
         XCTAssertNil(ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure)
         try "changed".write(toFile: data, atomically: true, encoding: .utf8)
         let failure = ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure
@@ -90,7 +91,7 @@ final class SessionTests: XCTestCase {
         try s.save(to: path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let bytes = [UInt8](FileManager.default.contents(atPath: png)!)
-        XCTAssertTrue(text.contains("# file-sha256: \(SHA256.hex(of: bytes)) \(png)\n"), text)
+        XCTAssertTrue(text.contains("# file-sha256: \(FileDigest.sha256Hex(bytes)) \(png)\n"), text)
         XCTAssertNil(ScriptRunner().run(text: text, name: path, verify: true) { _ in }.failure)
     }
 
