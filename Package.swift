@@ -28,6 +28,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 of the files a session reads (LoupeIO.FileDigest).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System-library shims.
@@ -38,7 +40,8 @@ let package = Package(
 
         // Cores, each importing only those before it.
         .target(name: "LoupeTensor", dependencies: ["CBLAS"], swiftSettings: numericFlags),
-        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib"], swiftSettings: numericFlags),
+        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: numericFlags),
         .target(name: "LoupeModels", dependencies: ["LoupeTensor", "LoupeIO"], swiftSettings: numericFlags),
         .target(name: "LoupeInputOptimization", dependencies: ["LoupeTensor", "LoupeModels"], swiftSettings: numericFlags),
         .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),

@@ -21,7 +21,8 @@ def fail(message, code=2):
 
 
 def config_json(config):
-    """The configuration as compact JSON with sorted keys (as Loupe's own saveModel)."""
+    """The configuration as compact JSON with sorted keys, as Loupe's own save_model writes it: keys
+    are the snake_case argument names of the language's constructors (`image_size`, `patch`)."""
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 

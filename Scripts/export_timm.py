@@ -5,9 +5,10 @@
         [--set key=value ...] [--check] [--seed N]
 
 The file holds timm's state-dict names and `__metadata__` entries `loupe.architecture` ("vit"),
-`loupe.config` (Loupe's ViTConfig as JSON), `loupe.classes` (ImageNet class names when the model
+`loupe.config` (Loupe's ViTConfig as JSON, keyed by the language's `vit(...)` argument names:
+`image_size`, `patch`, `mlp_ratio`, ...), `loupe.classes` (ImageNet class names when the model
 has 1000 classes), `loupe.preprocess` (timm's input mean/std/size, JSON) and `format` ("pt"), so
-Loupe rebuilds it with `loadModel` / `model(path)`. Without `--pretrained` or `--checkpoint` the
+Loupe rebuilds it with `model(path)`. Without `--pretrained` or `--checkpoint` the
 weights are timm's random initialisation (seeded by `--seed`). `--set` overrides timm
 constructor arguments (`--set img_size=32 --set depth=2`). `--check` also writes
 OUT.check.safetensors with an input and timm's logits for comparing Loupe's output.
@@ -128,12 +129,13 @@ def vit_config(model):
     expected = (1, patches + (int(has_cls) if embed_cls else 0), dim)
     if tuple(model.pos_embed.shape) != expected:
         raise Unsupported(f"pos_embed shape {tuple(model.pos_embed.shape)}, expected {expected}")
-    config = dict(imageSize=image[0], patchSize=patch[0], dim=dim, depth=len(model.blocks), heads=heads,
-                  classes=classes, channels=pe.proj.in_channels, mlpRatio=mlp_ratio, classToken=has_cls,
-                  positionEmbedsClassToken=embed_cls, pool=pool, eps=eps)
+    # The names of Loupe's vit(...) arguments (m.config in the language).
+    config = dict(image_size=image[0], patch=patch[0], dim=dim, depth=len(model.blocks), heads=heads,
+                  classes=classes, channels=pe.proj.in_channels, mlp_ratio=mlp_ratio, class_token=has_cls,
+                  position_embeds_class_token=embed_cls, pool=pool, eps=eps)
     if has_ls:
         # Only presence matters once weights are loaded; the mean gamma stands for init_values.
-        config["layerScale"] = float(b0.ls1.gamma.detach().float().mean())
+        config["layer_scale"] = float(b0.ls1.gamma.detach().float().mean())
     return config
 
 
@@ -215,7 +217,7 @@ def main():
     write_checkpoint(model, args.out, "vit", config, classes, extra)
     print(f"wrote {args.out}: {args.model}, {sum(p.numel() for p in model.parameters())} parameters, config {config}")
     if args.check:
-        write_check(model, args.out, config["channels"], config["imageSize"], seed=args.seed)
+        write_check(model, args.out, config["channels"], config["image_size"], seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 
 The file holds torchvision's state-dict names (`layer2.0.conv1.weight`, `fc.bias`, batch-norm
 running statistics) and `__metadata__` entries `loupe.architecture` ("resnet"), `loupe.config`
-(Loupe's ResNetConfig as JSON), `loupe.classes` (ImageNet category names from torchvision's
+(Loupe's ResNetConfig as JSON, keyed by the names of the language's `resnet(...)` arguments), `loupe.classes` (ImageNet category names from torchvision's
 weights tables when the model has 1000 classes), `loupe.preprocess` and `format` ("pt").
 Without `--pretrained` or `--checkpoint` the weights are torchvision's random initialisation
 (seeded by `--seed`). `--width` narrows every stage (layer1 has W channels instead of 64; the
@@ -110,7 +110,8 @@ def main():
     model.eval()
     if args.perturb:
         perturb(model, args.seed + 1)
-    config = dict(depth=depth, classes=model.fc.out_features, channels=3, width=args.width, stem="imagenet")
+    # The names of Loupe's resnet(...) arguments (m.config in the language); torchvision's stem.
+    config = dict(depth=depth, classes=model.fc.out_features, channels=3, width=args.width, small=False)
     classes = list(pretrained.meta["categories"]) if config["classes"] == 1000 else None
     transforms = pretrained.transforms()
     preprocess = dict(mean=list(transforms.mean), std=list(transforms.std),

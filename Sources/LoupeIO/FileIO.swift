@@ -121,4 +121,27 @@ public final class MappedFile: @unchecked Sendable {
     deinit {
         if mapped, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+
+    /// The mapped bytes as `Data`, without copying; the mapping lives as long as the `Data`.
+    public var data: Data {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return Data() }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count,
+                    deallocator: .custom { _, _ in withExtendedLifetime(self) {} })
+    }
+
+    /// Tells the kernel the pages wholly inside `range` (byte offsets) are not needed for now:
+    /// they leave this process's resident memory (the page cache keeps them) and are read
+    /// again on the next access. Loading a checkpoint tensor by tensor thus holds about one
+    /// tensor's worth of the file in memory rather than the whole file.
+    public func release(_ range: Range<Int>) {
+        guard mapped, let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lower = min(bytes.count, max(0, range.lowerBound))
+        let upper = min(bytes.count, max(lower, range.upperBound))
+        // The mapping starts on a page boundary: round the start up and the end down.
+        let start = (lower + page - 1) / page * page
+        let end = upper == bytes.count ? upper : upper / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
 }

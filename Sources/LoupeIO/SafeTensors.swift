@@ -151,6 +151,12 @@ public final class SafeTensorsCollection: @unchecked Sendable {
     /// Reads tensor `name` as float32.
     public func tensor(named name: String) throws -> Tensor { try file(for: name).tensor(named: name) }
 
+    /// Converts tensor `name` to float32 straight into `destination` of `count` elements (see
+    /// `SafeTensorsFile.read(_:into:count:)`).
+    public func read(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws {
+        try file(for: name).read(name, into: destination, count: count)
+    }
+
     /// Reads every tensor.
     public func allTensors() throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]

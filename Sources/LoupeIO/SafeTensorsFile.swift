@@ -73,13 +73,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Reads tensor `name`, converted to float32.
     public func tensor(named name: String) throws -> Tensor {
         let info = try info(name)
-        let count = info.count
         let result = Tensor.uninitialized(info.shape)
-        if count > 0, let base = source.bytes.baseAddress {
-            info.dtype.convert(from: base + dataStart + info.dataOffsets.lowerBound, count: count,
-                               into: result.storage.pointer)
-        }
+        try read(name, into: result.storage.pointer, count: info.count)
         return result
+    }
+
+    /// Converts tensor `name` to float32 straight into `destination`, which holds `count`
+    /// elements: the tensor's element count, else this throws. A memory-mapped file's pages of
+    /// the tensor are released afterwards, so reading every tensor of a large file in turn does
+    /// not keep the whole file resident.
+    public func read(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws {
+        let info = try info(name)
+        guard count == info.count else {
+            throw LoupeError("safetensors: '\(path)': tensor '\(name)' has \(info.count) elements, not \(count)")
+        }
+        guard count > 0, let base = source.bytes.baseAddress else { return }
+        let start = dataStart + info.dataOffsets.lowerBound
+        info.dtype.convert(from: base + start, count: count, into: destination)
+        source.release(start..<(dataStart + info.dataOffsets.upperBound))
     }
 
     /// Reads every tensor.
@@ -207,6 +218,11 @@ enum ByteSource {
         case let .mapped(file): return file.bytes
         case let .owned(owned): return owned.bytes
         }
+    }
+
+    /// Drops a mapped file's pages in `range` from resident memory (nothing for owned bytes).
+    func release(_ range: Range<Int>) {
+        if case let .mapped(file) = self { file.release(range) }
     }
 }
 

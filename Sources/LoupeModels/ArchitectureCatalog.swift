@@ -43,7 +43,7 @@ public struct ArchitectureCatalog {
     /// Builds the architecture `name` from its JSON configuration (weights not loaded).
     public func build(architecture name: String, configurationJSON: String) throws -> Module {
         guard let type = entries[name]?.type else {
-            throw LoupeError("loadModel: unknown architecture '\(name)' (known: \(names.joined(separator: ", ")))")
+            throw LoupeError("model: unknown architecture '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         return try type.build(configurationJSON: configurationJSON, catalog: self)
     }

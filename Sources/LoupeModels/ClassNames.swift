@@ -14,7 +14,7 @@ public enum ClassNames {
 
     /// Parses a `loupe.classes` value; `path` names the checkpoint in errors.
     public static func decode(_ text: String, path: String) throws -> [String] {
-        let context = "loadModel: '\(path)': metadata \(metadataKey)"
+        let context = "model: '\(path)': metadata \(metadataKey)"
         let value = try JSONParser.parse(Array(text.utf8), context: context)
         guard case let .array(items) = value else {
             throw LoupeError("\(context) is a JSON \(value.kindName), expected an array of strings")

@@ -4,19 +4,27 @@ import LoupeTensor
 // Small modules as architectures, so models edited by `replace` with them can be saved
 // (`loupe.replacements`) and rebuilt by `loadModel`.
 
-/// A configuration as JSON with sorted keys (the `loupe.config` metadata).
+/// A configuration as JSON with sorted, snake_case keys (the `loupe.config` metadata, and
+/// `m.config` in the language): the names the language's constructors take (`image_size`,
+/// `mlp_ratio`). Configurations whose argument names differ from their Swift property names
+/// (ViT's `patch`, ResNet's `small`) say so with their coding keys.
 public func encodeConfiguration<C: Encodable>(_ config: C) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: try encoder.encode(config), as: UTF8.self)
 }
 
-/// A configuration from `loupe.config` JSON, with an error naming the architecture.
+/// A configuration from `loupe.config` JSON, with an error naming the architecture. Accepts the
+/// snake_case keys `encodeConfiguration` writes and the camelCase keys of checkpoints saved
+/// before it did (a camelCase key is left as it is by the snake_case conversion).
 public func decodeConfiguration<C: Decodable>(_ type: C.Type, _ json: String, architecture: String) throws -> C {
     do {
-        return try JSONDecoder().decode(C.self, from: Data(json.utf8))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(C.self, from: Data(json.utf8))
     } catch {
-        throw LoupeError("loadModel: '\(architecture)' configuration \(json) is not a valid \(C.self): \(error)")
+        throw LoupeError("model: '\(architecture)' configuration \(json) is not a valid \(C.self): \(error)")
     }
 }
 
@@ -28,7 +36,7 @@ struct ModuleSpec: Codable {
 
     init(_ module: Module, role: String) throws {
         guard let architecture = module as? any Architecture else {
-            throw LoupeError("saveModel: \(role) is a \(module.typeName), which cannot be saved (savable modules: \(savableModulesText))")
+            throw LoupeError("save_model: \(role) is a \(module.typeName), which cannot be saved (savable modules: \(savableModulesText))")
         }
         self.architecture = type(of: architecture).architectureName
         config = try architecture.configurationJSON()
@@ -74,7 +82,7 @@ extension Linear: Architecture {
     }
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
-        guard c.inFeatures > 0, c.outFeatures > 0 else { throw LoupeError("loadModel: 'linear' needs positive sizes, got \(configurationJSON)") }
+        guard c.inFeatures > 0, c.outFeatures > 0 else { throw LoupeError("model: 'linear' needs positive sizes, got \(configurationJSON)") }
         return try Linear(c.inFeatures, c.outFeatures, bias: c.bias)
     }
 }
@@ -85,7 +93,7 @@ extension Conv2d: Architecture {
     public func configurationJSON() throws -> String {
         let shape = weight.shape
         guard shape[2] == shape[3], stride.0 == stride.1, padding.0 == padding.1 else {
-            throw LoupeError("saveModel: only square Conv2d kernels, strides and paddings can be saved, got weight \(describe(shape: shape))")
+            throw LoupeError("save_model: only square Conv2d kernels, strides and paddings can be saved, got weight \(describe(shape: shape))")
         }
         return try encodeConfiguration(Config(inChannels: shape[1] * groups, outChannels: shape[0], kernel: shape[2], stride: stride.0,
                                               padding: padding.0, groups: groups, bias: bias != nil))
@@ -93,7 +101,7 @@ extension Conv2d: Architecture {
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
         guard c.inChannels > 0, c.outChannels > 0, c.kernel > 0, c.stride > 0, c.padding >= 0 else {
-            throw LoupeError("loadModel: 'conv2d' needs positive sizes, got \(configurationJSON)")
+            throw LoupeError("model: 'conv2d' needs positive sizes, got \(configurationJSON)")
         }
         return try Conv2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups, bias: c.bias)
     }
@@ -105,7 +113,7 @@ extension LayerNorm: Architecture {
     public func configurationJSON() throws -> String { try encodeConfiguration(Config(dim: weight.shape[0], eps: eps)) }
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
-        guard c.dim > 0 else { throw LoupeError("loadModel: 'layer_norm' needs a positive dim, got \(configurationJSON)") }
+        guard c.dim > 0 else { throw LoupeError("model: 'layer_norm' needs a positive dim, got \(configurationJSON)") }
         return try LayerNorm(c.dim, eps: c.eps)
     }
 }
@@ -118,7 +126,7 @@ extension MLP: Architecture {
     }
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
-        guard c.dim > 0, c.hidden > 0 else { throw LoupeError("loadModel: 'mlp' needs positive sizes, got \(configurationJSON)") }
+        guard c.dim > 0, c.hidden > 0 else { throw LoupeError("model: 'mlp' needs positive sizes, got \(configurationJSON)") }
         return try MLP(dim: c.dim, hidden: c.hidden)
     }
 }

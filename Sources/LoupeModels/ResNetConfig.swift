@@ -44,13 +44,40 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     /// Output channels of a block relative to its planes.
     public var expansion: Int { usesBottleneck ? 4 : 1 }
 
-    /// Throws when the numbers cannot make a ResNet.
+    /// Throws when the numbers cannot make a ResNet. Messages use the argument names of the
+    /// language's `resnet(...)`.
     public func validate() throws {
         guard !stageBlocks.isEmpty else {
-            throw LoupeError("ResNet: depth must be 10, 18, 34, 50, 101 or 152, got \(depth)")
+            throw LoupeError("resnet: depth must be 10, 18, 34, 50, 101 or 152, got \(depth)")
         }
         guard classes >= 0, channels > 0, width > 0 else {
-            throw LoupeError("ResNet: classes, channels and width must be positive, got classes \(classes), channels \(channels), width \(width)")
+            throw LoupeError("resnet: classes, channels and width must be positive, got classes \(classes), channels \(channels), width \(width)")
         }
+    }
+}
+
+extension ResNetConfig {
+    /// Reads the language's `resnet(...)` argument names (`small: true` for the small stem), and
+    /// the `stem` name (`"imagenet"` or `"small"`) that checkpoints saved before used.
+    public init(from decoder: Decoder) throws {
+        let c = try ConfigurationKeys.Reader(decoder)
+        let stem: Stem
+        if let small: Bool = try c.optional("small") {
+            stem = small ? .small : .imagenet
+        } else {
+            stem = try c.optional("stem") ?? .imagenet
+        }
+        self.init(depth: try c.required("depth"), classes: try c.required("classes"),
+                  channels: try c.optional("channels") ?? 3, width: try c.optional("width") ?? 64, stem: stem)
+    }
+
+    /// Writes the language's `resnet(...)` argument names: depth, classes, channels, width, small.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: ConfigurationKeys.self)
+        try c.encode(depth, forKey: "depth")
+        try c.encode(classes, forKey: "classes")
+        try c.encode(channels, forKey: "channels")
+        try c.encode(width, forKey: "width")
+        try c.encode(stem == .small, forKey: "small")
     }
 }

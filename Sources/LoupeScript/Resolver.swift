@@ -124,39 +124,39 @@ enum Scope {
     /// The `global` and `nonlocal` declarations of a function body (not of functions inside it).
     static func declarations(in stmts: [Stmt]) -> [String: ScopeDeclaration] {
         var result: [String: ScopeDeclaration] = [:]
-        func walk(_ stmts: [Stmt]) {
-            for stmt in stmts {
-                switch stmt {
-                case .declare(let kind, let names, _): for name in names { result[name] = kind }
-                case .forIn(_, _, let body, _), .whileLoop(_, let body, _): walk(body)
-                case .ifChain(let branches, let elseBody, _):
-                    for (_, body) in branches { walk(body) }
-                    if let elseBody { walk(elseBody) }
-                default: break
-                }
-            }
+        visit(stmts) { stmt in
+            if case .declare(let kind, let names, _) = stmt { for name in names { result[name] = kind } }
         }
-        walk(stmts)
         return result
     }
 
     static func assignedNames(in stmts: [Stmt]) -> Set<String> {
         var names = Set<String>()
-        func walk(_ stmts: [Stmt]) {
-            for stmt in stmts {
-                switch stmt {
-                case .assign(.name(let name, _), _, _): names.insert(name)
-                case .function(let decl): names.insert(decl.name)
-                case .forIn(let name, _, let body, _): names.insert(name); walk(body)
-                case .whileLoop(_, let body, _): walk(body)
-                case .ifChain(let branches, let elseBody, _):
-                    for (_, body) in branches { walk(body) }
-                    if let elseBody { walk(elseBody) }
-                default: break
-                }
+        visit(stmts) { stmt in
+            switch stmt {
+            case .assign(.name(let name, _), _, _): names.insert(name)
+            case .function(let decl): names.insert(decl.name)
+            case .forIn(let name, _, _, _): names.insert(name)
+            default: break
             }
         }
-        walk(stmts)
         return names
+    }
+
+    /// Calls `body` on every statement of a block and of its nested `if`, `for` and `while`
+    /// bodies, but not of the functions it defines.
+    static func visit(_ stmts: [Stmt], _ body: (Stmt) -> Void) {
+        for stmt in stmts {
+            body(stmt)
+            switch stmt {
+            case .forIn(_, _, let block, _), .whileLoop(_, let block, _):
+                visit(block, body)
+            case .ifChain(let branches, let elseBody, _):
+                for (_, block) in branches { visit(block, body) }
+                if let elseBody { visit(elseBody, body) }
+            default:
+                break
+            }
+        }
     }
 }

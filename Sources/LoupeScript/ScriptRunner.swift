@@ -1,4 +1,5 @@
 import Foundation
+import LoupeIO
 
 /// Runs script files the way `loupe run` does: cell by cell, optionally verifying each cell's
 /// output against its `#=> ` transcript and the recorded file hashes.
@@ -52,11 +53,11 @@ public struct ScriptRunner {
         }
         if verify {
             for file in parsed.files {
-                guard let data = FileManager.default.contents(atPath: file.path) else {
+                // Hashed afresh, not taken from the cache: verification reads every byte.
+                guard let hash = try? FileDigest.sha256Hex(ofFile: file.path, op: "verify") else {
                     report.failure = "verify: recorded file '\(file.path)' cannot be read"
                     return report
                 }
-                let hash = SHA256.hex(of: [UInt8](data))
                 if hash != file.sha256 {
                     report.failure = "verify: file '\(file.path)' changed: recorded SHA-256 \(file.sha256), now \(hash)"
                     return report

@@ -49,14 +49,17 @@ extension Interpreter {
         }
     }
 
-    /// Reads a file for a builtin, recording its SHA-256 for the session header.
+    /// Reads a file for a builtin, recording its SHA-256 for the session header (`# file-sha256:`).
+    /// The bytes are memory-mapped, not copied: a caller that only records the file (`model`,
+    /// `load_weights`) costs no memory. The hash is streamed, and remembered across runs
+    /// (`FileHashCache.shared`) while the file's size, times and inode are unchanged.
     public func readFile(_ path: String, op: String) throws -> Data {
         try checkFileAccess(op)
-        let bytes = try FileIO.readAll(path, op: op)
+        let mapped = try MappedFile(path: path, op: op)
         if !filesRead.contains(where: { $0.path == path }) {
-            filesRead.append((path, SHA256.hex(of: bytes)))
+            filesRead.append((path, try FileHashCache.shared.sha256Hex(ofFile: path, op: op)))
         }
-        return Data(bytes)
+        return mapped.data
     }
 }
 
@@ -117,8 +120,11 @@ public enum SessionFile {
         }
         if let c = current { cells.append(c) }
         if !marked {
-            let code = lines.filter { !$0.hasPrefix(outputPrefix) }.joined(separator: "\n")
-            cells = [Cell(number: 1, code: code, output: lines.filter { $0.hasPrefix(outputPrefix) }.map { String($0.dropFirst(outputPrefix.count)) }, line: 1)]
+            // An output line is "#=> text", or a bare "#=>" for an empty line (as in marked files).
+            func isOutput(_ line: String) -> Bool { line.hasPrefix(outputPrefix) || line == "#=>" }
+            let code = lines.filter { !isOutput($0) }.joined(separator: "\n")
+            let output = lines.filter(isOutput).map { $0 == "#=>" ? "" : String($0.dropFirst(outputPrefix.count)) }
+            cells = [Cell(number: 1, code: code, output: output, line: 1)]
         }
         for k in cells.indices {
             while cells[k].code.hasSuffix("\n") { cells[k].code.removeLast() }

@@ -31,7 +31,7 @@ final class ArchitectureCatalogTests: XCTestCase {
         // A catalog without the layers' architectures cannot build them, even though LoupeModels has them.
         let partial = try ArchitectureCatalog([Sequential.self, Identity.self])
         XCTAssertThrowsError(try partial.build(architecture: "sequential", configurationJSON: json)) { error in
-            XCTAssertEqual("\(error)", "loadModel: unknown architecture 'relu' (known: identity, sequential)")
+            XCTAssertEqual("\(error)", "model: unknown architecture 'relu' (known: identity, sequential)")
         }
     }
 }

@@ -25,11 +25,11 @@ final class ModuleErrorTests: XCTestCase {
     func testConfigErrors() {
         assertError(try VisionTransformer(ViTConfig(imageSize: 16, patchSize: 4, dim: 8, depth: 1, heads: 2, classes: 2,
                                                     classToken: false, pool: .token)),
-                    contains: ["ViT", "token pooling needs a class token"])
+                    contains: ["vit:", "token pooling needs a class token"])
         assertError(try VisionTransformer(ViTConfig(imageSize: 16, patchSize: 4, dim: 8, depth: -1, heads: 2, classes: 2)),
-                    contains: ["ViT", "depth: -1"])
+                    contains: ["vit:", "depth: -1"])
         assertError(try VisionTransformer(ViTConfig(imageSize: 16, patchSize: 0, dim: 8, depth: 1, heads: 2, classes: 2)),
-                    contains: ["ViT", "patchSize: 0"])
+                    contains: ["vit:", "patch: 0"])
     }
 
     func testHeadlessViTReturnsFeatures() throws {

@@ -70,7 +70,7 @@ final class ResNetParityTests: XCTestCase {
 
     func testBadConfigurationsAndInputsAreClearErrors() throws {
         XCTAssertThrowsError(try ResNet(ResNetConfig(depth: 19, classes: 10))) { error in
-            XCTAssertEqual((error as? LoupeError)?.message, "ResNet: depth must be 10, 18, 34, 50, 101 or 152, got 19")
+            XCTAssertEqual((error as? LoupeError)?.message, "resnet: depth must be 10, 18, 34, 50, 101 or 152, got 19")
         }
         let model = try ResNet(ResNetConfig(depth: 10, classes: 3, channels: 1, width: 4, stem: .small))
         XCTAssertThrowsError(try forward(model, Tensor.zeros([1, 3, 8, 8]))) { error in

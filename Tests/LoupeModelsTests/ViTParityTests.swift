@@ -49,7 +49,7 @@ final class ViTParityTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("[1, 3, 16, 16]") && "\(error)".contains("ViT"), "\(error)")
         }
         XCTAssertThrowsError(try VisionTransformer(ViTConfig(imageSize: 30, patchSize: 8, dim: 48, depth: 1, heads: 3, classes: 2))) { error in
-            XCTAssertTrue("\(error)".contains("imageSize"), "\(error)")
+            XCTAssertTrue("\(error)".contains("image_size must be a positive multiple of patch"), "\(error)")
         }
         XCTAssertThrowsError(try VisionTransformer(ViTConfig(imageSize: 32, patchSize: 8, dim: 48, depth: 1, heads: 5, classes: 2))) { error in
             XCTAssertTrue("\(error)".contains("heads"), "\(error)")

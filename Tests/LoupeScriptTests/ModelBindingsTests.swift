@@ -35,4 +35,31 @@ final class ModelBindingsTests: XCTestCase {
         XCTAssertEqual(lines, ["[\"ant\", \"bee\", \"cat\"]", "bee cat 1", "cat [\"blocks.0\"]"])
         XCTAssertTrue(interpreter.filesRead.contains { $0.path == path }, "model() records the file it read")
     }
+
+    /// The shipped checkpoints were saved with camelCase configurations (`imageSize`,
+    /// `patchSize`, `stem`); they still load, and `m.config` shows the constructors' names.
+    func testShippedCheckpointsLoadAndShowConstructorNames() throws {
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Examples/models").standardized.path
+        let lines = try run("""
+            v = model("\(models)/vit-fmnist.safetensors")
+            print(v.config.image_size, v.config.patch, v.config.mlp_ratio, v.config.class_token, v.config.channels)
+            print(join(keys(v.config), " "))
+            c = model("\(models)/cnn-fmnist.safetensors")
+            print(c.config)
+            inv = load_inverse("\(models)/vit-fmnist-inverse.safetensors")
+            print(type(inv))
+            again = vit(image_size: v.config.image_size, patch: v.config.patch, dim: v.config.dim, depth: v.config.depth, heads: v.config.heads, classes: v.config.classes, channels: v.config.channels, mlp_ratio: v.config.mlp_ratio)
+            print(again.config)
+            print(v.config)
+            """, Interpreter())
+        XCTAssertEqual(lines.count, 6)
+        XCTAssertEqual(lines.last, lines.dropLast().last, "vit(...) with v.config's values rebuilds its configuration")
+        XCTAssertEqual(Array(lines.prefix(4)), [
+            "28 4 2 true 1",
+            "channels class_token classes depth dim eps heads image_size mlp_ratio patch position_embeds_class_token",
+            "{channels: 1, classes: 10, depth: 10, small: true, width: 16}",
+            "inverse",
+        ])
+    }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LoupeScript
+import LoupeIO
 import LoupeTensor
 import LoupeModels
 
@@ -77,7 +78,7 @@ final class SessionTests: XCTestCase {
         let data = NSTemporaryDirectory() + "loupe-data-\(getpid()).txt"
         try "hello".write(toFile: data, atomically: true, encoding: .utf8)
         let cells = [Cell(number: 1, code: "1 + 1", output: ["2"])]
-        let text = SessionFile.render(cells: cells, seed: nil, files: [(data, SHA256.hex(of: Array("hello".utf8)))])
+        let text = SessionFile.render(cells: cells, seed: nil, files: [(data, FileDigest.sha256Hex(Array("hello".utf8)))])
         XCTAssertNil(try ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure)
         try "changed".write(toFile: data, atomically: true, encoding: .utf8)
         let failure = try ScriptRunner().run(text: text, name: "s", verify: true) { _ in }.failure
@@ -93,7 +94,7 @@ final class SessionTests: XCTestCase {
         try s.save(to: path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let bytes = [UInt8](FileManager.default.contents(atPath: png)!)
-        XCTAssertTrue(text.contains("# file-sha256: \(SHA256.hex(of: bytes)) \(png)\n"), text)
+        XCTAssertTrue(text.contains("# file-sha256: \(FileDigest.sha256Hex(bytes)) \(png)\n"), text)
         XCTAssertNil(try ScriptRunner().run(text: text, name: path, verify: true) { _ in }.failure)
     }
 
@@ -146,6 +147,14 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(cells.map(\.code), ["x = 2", "x * 21"])
         XCTAssertEqual(cells[1].output, ["42"])
         XCTAssertEqual(Journal.list(directory: dir), [s.journal!.path])
+    }
+
+    func testBareOutputMarkersAreEmptyLinesWithAndWithoutCells() {
+        let plain = SessionFile.parse("print(1)\nprint(\"\")\n#=> 1\n#=>\n").cells
+        XCTAssertEqual(plain.map(\.code), ["print(1)\nprint(\"\")"])
+        XCTAssertEqual(plain[0].output, ["1", ""])
+        let marked = SessionFile.parse("# [1]\nprint(\"\")\n#=>\n").cells
+        XCTAssertEqual(marked[0].output, [""])
     }
 
     func testTerminalImages() throws {
