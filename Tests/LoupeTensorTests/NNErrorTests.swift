@@ -51,6 +51,13 @@ final class NNErrorTests: XCTestCase {
         }
         assertError(["upsampleNearest2d", "[4, 4]"]) { try NN.upsampleNearest2d(self.z([4, 4]), size: (8, 8)) }
         assertError(["upsampleBilinear2d", "scale -1"]) { try NN.upsampleBilinear2d(self.z([1, 1, 4, 4]), scale: -1) }
+        assertError(["interpolate", "exactly one", "[1, 1, 4, 4]"]) { try NN.interpolate(self.z([1, 1, 4, 4])) }
+        assertError(["interpolate", "exactly one"]) { try NN.interpolate(self.z([1, 1, 4, 4]), size: (2, 2), scale: (2, 2)) }
+        assertError(["interpolate", "align_corners", "nearest"]) {
+            try NN.interpolate(self.z([1, 1, 4, 4]), size: (2, 2), mode: .nearest, alignCorners: true)
+        }
+        assertError(["interpolate", "scale (0.0, 2.0)"]) { try NN.interpolate(self.z([1, 1, 4, 4]), scale: (0, 2)) }
+        assertError(["interpolate", "[1, 1, 4, 4]", "(0, 2)"]) { try NN.interpolate(self.z([1, 1, 4, 4]), size: (0, 2), mode: .bicubic) }
     }
 
     func testNormalizationErrors() {
@@ -95,6 +102,16 @@ final class NNErrorTests: XCTestCase {
         assertError(["mse", "[2, 3]", "[3, 2]"]) { try NN.mse(self.z([2, 3]), self.z([3, 2])) }
         assertError(["l1", "[2]", "[3]"]) { try NN.l1(self.z([2]), self.z([3])) }
         assertError(["huber", "delta 0"]) { try NN.huber(self.z([2]), self.z([2]), delta: 0) }
+        assertError(["smoothL1", "beta -1"]) { try NN.smoothL1(self.z([2]), self.z([2]), beta: -1) }
+        assertError(["crossEntropy", "weight of shape [2]", "3 channels"]) {
+            try NN.crossEntropy(logits: self.z([2, 3]), targets: Tensor([0, 1]), weight: self.z([2]))
+        }
+        assertError(["crossEntropy", "target -1", "ignore index -100"]) {
+            try NN.crossEntropy(logits: self.z([2, 3]), targets: Tensor([0, -1]))
+        }
+        assertError(["bceWithLogits", "pos_weight [3]", "[2, 2]"]) {
+            try NN.bceWithLogits(self.z([2, 2]), self.z([2, 2]), posWeight: self.z([3]))
+        }
         assertError(["bceWithLogits", "[2]", "[2, 1]"]) { try NN.bceWithLogits(self.z([2]), self.z([2, 1])) }
         assertError(["rfft2", "[5]"]) { try NN.rfft2(self.z([5])) }
         assertError(["irfft2", "[4, 3, 3]"]) { try NN.irfft2(self.z([4, 3, 3]), size: (4, 4)) }
@@ -102,6 +119,17 @@ final class NNErrorTests: XCTestCase {
 }
 
 extension NNErrorTests {
+    /// As torch: every target ignored leaves the weighted mean 0 / 0 (NaN), while the sum is 0;
+    /// causal attention excludes a mask.
+    func testIgnoredTargetsAndCausalMask() throws {
+        let logits = try Tensor.ones([2, 3])
+        XCTAssertTrue(try NN.crossEntropy(logits: logits, targets: Tensor([-100, -100])).item().isNaN)
+        XCTAssertEqual(try NN.crossEntropy(logits: logits, targets: Tensor([-100, -100]), reduction: .sum).item(), 0)
+        assertError(["attention", "causal"]) {
+            try NN.attention(query: self.z([2, 4]), key: self.z([2, 4]), value: self.z([2, 4]), mask: self.z([2, 2]), causal: true)
+        }
+    }
+
     func testAbsurdHyperParametersThrowInsteadOfCrashing() {
         let x = z([1, 1, 4, 4]), w = z([1, 1, 2, 2])
         assertError(["conv2d", "padding"]) { try NN.conv2d(x, weight: w, stride: 1, padding: Int.max) }

@@ -85,7 +85,8 @@ final class NNFixtureTests: XCTestCase {
         for c in cases("maxPool2d") {
             try check(c) { t in
                 try NN.maxPool2d(t["x"]!, kernel: pair(c, "kernel"), stride: pair(c, "stride"),
-                                 padding: pair(c, "padding"), dilation: pair(c, "dilation"))
+                                 padding: pair(c, "padding"), dilation: pair(c, "dilation"),
+                                 ceilMode: c.bool("ceilMode") ?? false)
             }
         }
         for c in cases("adaptiveAvgPool2d") {
@@ -105,6 +106,20 @@ final class NNFixtureTests: XCTestCase {
                 let ac = c.bool("alignCorners")!
                 if let scale = c.float("scale") { return try NN.upsampleBilinear2d(t["x"]!, scale: scale, alignCorners: ac) }
                 return try NN.upsampleBilinear2d(t["x"]!, size: pair(c, "size"), alignCorners: ac)
+            }
+        }
+    }
+
+    /// torch.nn.functional.interpolate in every mode, by size and by (per-axis) scale.
+    func testInterpolate() throws {
+        for c in cases("interpolate") {
+            try check(c) { t in
+                let mode = try XCTUnwrap(NN.InterpolationMode(rawValue: c.string("mode")!))
+                let ac = c.bool("alignCorners")!
+                if let scale = c.args["scale"] as? [NSNumber] {
+                    return try NN.interpolate(t["x"]!, scale: (scale[0].floatValue, scale[1].floatValue), mode: mode, alignCorners: ac)
+                }
+                return try NN.interpolate(t["x"]!, size: pair(c, "size"), mode: mode, alignCorners: ac)
             }
         }
     }
@@ -154,7 +169,8 @@ final class NNFixtureTests: XCTestCase {
                 var mask = t["mask"]
                 if let keep = t["keep"] { mask = NN.additiveMask(keep: keep) }
                 let r = try NN.attention(query: t["q"]!, key: t["k"]!, value: t["v"]!, mask: mask,
-                                         window: c.int("window"), scale: c.float("scale"))
+                                         window: c.int("window"), causal: c.bool("causal") ?? false,
+                                         scale: c.float("scale"))
                 probabilities = r.probabilities
                 return r.output
             }
@@ -172,10 +188,11 @@ final class NNFixtureTests: XCTestCase {
         for c in cases("crossEntropy") {
             try check(c) { t in
                 try NN.crossEntropy(logits: t["x"]!, targets: t["t"]!, labelSmoothing: c.float("labelSmoothing")!,
+                                    weight: t["weight"], ignoreIndex: c.int("ignoreIndex") ?? -100,
                                     reduction: Reduction(rawValue: c.string("reduction")!)!)
             }
         }
-        for op in ["mse", "l1", "huber", "bceWithLogits"] {
+        for op in ["mse", "l1", "huber", "smoothL1", "bceWithLogits"] {
             for c in cases(op) {
                 try check(c) { t in
                     let x = t["x"]!, y = t["y"]!, red = Reduction(rawValue: c.string("reduction")!)!
@@ -183,7 +200,11 @@ final class NNFixtureTests: XCTestCase {
                     case "mse": return try NN.mse(x, y, reduction: red)
                     case "l1": return try NN.l1(x, y, reduction: red)
                     case "huber": return try NN.huber(x, y, delta: c.float("delta")!, reduction: red)
-                    default: return try NN.bceWithLogits(x, y, reduction: red)
+                    case "smoothL1": return try NN.smoothL1(x, y, beta: c.float("beta")!, reduction: red)
+                    default:
+                        guard let w = t["w"] else { return try NN.bceWithLogits(x, y, posWeight: t["pw"], reduction: red) }
+                        // The element weight as the bce_with_logits builtin applies it.
+                        return NN.reduce(try NN.bceWithLogits(x, y, posWeight: t["pw"], reduction: .none) * w, red)
                     }
                 }
             }

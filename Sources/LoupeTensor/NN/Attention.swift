@@ -10,10 +10,12 @@ extension NN {
     ///     `-inf` drops; torch's float `attn_mask`). Convert a 0/1 keep mask (torch bool, True =
     ///     keep) with `NN.additiveMask(keep:)`.
     ///   - window: sliding window: query `i` attends only to keys `j` with `|i - j| <= window`.
+    ///   - causal: query `i` attends only to keys `j <= i` (torch `is_causal`, the mask aligned
+    ///     to the top-left corner); not combined with `mask`, as in torch.
     ///   - scale: score scale, default `1 / sqrt(D)`.
     /// A query whose keys are all masked gets zero probabilities (torch gives NaN).
     public static func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil,
-                                 window: Int? = nil, scale: Float? = nil) throws -> (output: Tensor, probabilities: Tensor) {
+                                 window: Int? = nil, causal: Bool = false, scale: Float? = nil) throws -> (output: Tensor, probabilities: Tensor) {
         let op = "attention"
         let shapes = "query \(describe(shape: query.shape)), key \(describe(shape: key.shape)), value \(describe(shape: value.shape))"
         guard query.rank >= 2, key.rank >= 2, value.rank >= 2,
@@ -30,6 +32,9 @@ extension NN {
                 throw LoupeError("\(op): mask \(describe(shape: mask.shape)) does not broadcast to scores \(describe(shape: scoreShape)) for \(shapes)")
             }
         }
+        if causal && mask != nil {
+            throw LoupeError("\(op): a mask cannot be combined with causal attention for \(shapes)")
+        }
         if let window, window < 0 {
             throw LoupeError("\(op): window \(window) must be non-negative for \(shapes)")
         }
@@ -41,14 +46,19 @@ extension NN {
             for i in 0..<lq { for j in 0..<lk where abs(i - j) > window { band[i * lk + j] = -.infinity } }
             scores = try scores + Tensor(shape: [lq, lk], scalars: band)
         }
+        if causal {
+            var band = [Float](repeating: 0, count: lq * lk)
+            for i in 0..<lq { for j in (i + 1)..<max(i + 1, lk) { band[i * lk + j] = -.infinity } }
+            scores = try scores + Tensor(shape: [lq, lk], scalars: band)
+        }
         let probabilities = try softmax(scores, axis: -1)
         return (try probabilities.matmul(value), probabilities)
     }
 
     /// `attention(...)` returning only the output, as torch `scaled_dot_product_attention`.
     public static func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil,
-                                                 window: Int? = nil, scale: Float? = nil) throws -> Tensor {
-        try attention(query: query, key: key, value: value, mask: mask, window: window, scale: scale).output
+                                                 window: Int? = nil, causal: Bool = false, scale: Float? = nil) throws -> Tensor {
+        try attention(query: query, key: key, value: value, mask: mask, window: window, causal: causal, scale: scale).output
     }
 
     /// Turns a keep mask (nonzero = attend, like torch's bool mask True) into an additive mask

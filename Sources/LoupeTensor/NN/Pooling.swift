@@ -52,9 +52,12 @@ extension NN {
     }
 
     /// Max pooling over the last two axes (torch `max_pool2d`, padding counts as -inf, the
-    /// first maximum of a window receives the gradient). `stride` defaults to `kernel`.
+    /// first maximum of a window receives the gradient). `stride` defaults to `kernel`. With
+    /// `ceilMode` the output size rounds up, so a last, partial window covers the remaining
+    /// rows and columns (torch's rule: a window must start inside the input or left padding).
     public static func maxPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil,
-                                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1)) throws -> Tensor {
+                                 padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
+                                 ceilMode: Bool = false) throws -> Tensor {
         let op = "maxPool2d"
         let s = stride ?? kernel
         let (h, w) = try poolCheck(x, kernel: kernel, stride: s, padding: padding, op: op)
@@ -63,8 +66,14 @@ extension NN {
               w + 2 * padding.1 >= dilation.1 * (kernel.1 - 1) + 1 else {
             throw LoupeError("\(op): invalid dilation (\(dilation.0), \(dilation.1)) for kernel (\(kernel.0), \(kernel.1)) and input \(describe(shape: x.shape))")
         }
-        let ho = (h + 2 * padding.0 - dilation.0 * (kernel.0 - 1) - 1) / s.0 + 1
-        let wo = (w + 2 * padding.1 - dilation.1 * (kernel.1 - 1) - 1) / s.1 + 1
+        func outputSize(_ size: Int, _ k: Int, _ st: Int, _ p: Int, _ d: Int) -> Int {
+            let span = size + 2 * p - d * (k - 1) - 1
+            var out = (ceilMode ? (span + st - 1) / st : span / st) + 1
+            if ceilMode && (out - 1) * st >= size + p { out -= 1 }
+            return out
+        }
+        let ho = outputSize(h, kernel.0, s.0, padding.0, dilation.0)
+        let wo = outputSize(w, kernel.1, s.1, padding.1, dilation.1)
         let planes = x.count / (h * w)
         let outShape = Array(x.shape.dropLast(2)) + [ho, wo]
         let result = Tensor.uninitialized(outShape)
@@ -118,9 +127,9 @@ extension NN {
 
     /// `maxPool2d` with square kernel, stride and padding.
     public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0,
-                                 dilation: Int = 1) throws -> Tensor {
+                                 dilation: Int = 1, ceilMode: Bool = false) throws -> Tensor {
         try maxPool2d(x, kernel: (kernel, kernel), stride: stride.map { ($0, $0) }, padding: (padding, padding),
-                      dilation: (dilation, dilation))
+                      dilation: (dilation, dilation), ceilMode: ceilMode)
     }
 
     /// Validates pooling arguments; returns the input's (H, W).

@@ -20,6 +20,7 @@ enum OpsBindings {
         op("sin(x)", "Elementwise sine.") { a in try a.tensor("x").sin() },
         op("cos(x)", "Elementwise cosine.") { a in try a.tensor("x").cos() },
         op("tanh(x)", "Elementwise hyperbolic tangent.") { a in try a.tensor("x").tanh() },
+        op("erf(x)", "Elementwise error function.") { a in try a.tensor("x").erf() },
         op("sigmoid(x)", "Elementwise logistic sigmoid 1 / (1 + e^-x).") { a in try a.tensor("x").sigmoid() },
         op("relu(x)", "Elementwise max(x, 0).") { a in try a.tensor("x").relu() },
         op("leaky_relu(x, slope: 0.01)", "Elementwise x for x > 0, slope * x otherwise.") { a in try a.tensor("x").leakyRelu(slope: try a.float("slope")) },
@@ -32,6 +33,14 @@ enum OpsBindings {
         op("maximum(a, b)", "Elementwise larger of a and b (broadcasting).") { a in try a.tensor("a").maximum(try a.tensor("b")) },
         op("minimum(a, b)", "Elementwise smaller of a and b (broadcasting).") { a in try a.tensor("a").minimum(try a.tensor("b")) },
         op("where(condition, a, b)", "Elementwise a where condition is non-zero, else b (broadcasting).") { a in try Tensor.where(try a.tensor("condition"), try a.tensor("a"), try a.tensor("b")) },
+        // Comparisons (torch's names, long forms to leave short names such as gt to scripts; 1 where true, else 0;
+        // not differentiable). `==` and `!=` compare whole values.
+        op("eq(a, b)", "Elementwise 1 where a == b, else 0 (broadcasting; a == b compares whole values).") { a in try a.tensor("a").equal(try a.tensor("b")) },
+        op("not_equal(a, b)", "Elementwise 1 where a != b, else 0 (broadcasting).") { a in try a.tensor("a").notEqual(try a.tensor("b")) },
+        op("greater(a, b)", "Elementwise 1 where a > b, else 0 (broadcasting; same as a > b).") { a in try a.tensor("a").greater(try a.tensor("b")) },
+        op("greater_equal(a, b)", "Elementwise 1 where a >= b, else 0 (broadcasting; same as a >= b).") { a in try a.tensor("a").greaterOrEqual(try a.tensor("b")) },
+        op("less(a, b)", "Elementwise 1 where a < b, else 0 (broadcasting; same as a < b).") { a in try a.tensor("a").less(try a.tensor("b")) },
+        op("less_equal(a, b)", "Elementwise 1 where a <= b, else 0 (broadcasting; same as a <= b).") { a in try a.tensor("a").lessOrEqual(try a.tensor("b")) },
         // Reductions.
         op("sum(x, axis: nil, keepdims: false)", "Sum over all elements, one axis or a list of axes.") { a in try a.tensor("x").sum(axes: try a.axes("axis"), keepDims: try a.bool("keepdims")) },
         op("mean(x, axis: nil, keepdims: false)", "Mean over all elements, one axis or a list of axes.") { a in try a.tensor("x").mean(axes: try a.axes("axis"), keepDims: try a.bool("keepdims")) },
@@ -57,14 +66,31 @@ enum OpsBindings {
         op("roll(x, shifts, axes)", "Rotates values along axes by shifts (integers or lists).") { a in try a.tensor("x").rolled(shifts: try a.ints("shifts"), axes: try a.ints("axes")) },
         op("repeat(x, count, axis)", "Repeats each slice count times along an axis.") { a in try a.tensor("x").repeated(try a.int("count"), axis: try a.int("axis")) },
         op("tile(x, *multiples)", "Tiles the tensor multiples[i] times along axis i.") { a in try a.tensor("x").tiled(try a.ints("multiples")) },
-        op("pad(x, widths, mode: \"constant\", value: 0)", "Pads the last axes: widths is a list of [before, after] pairs, first pair for the first padded axis; mode constant, reflect or replicate.") { a in
-            guard case .list(let l) = a["widths"] else { throw a.typeError("widths", "a list of [before, after] pairs") }
-            let widths: [(before: Int, after: Int)] = try l.items.map { item in
-                guard case .list(let pair) = item, pair.items.count == 2, case .number(let b) = pair.items[0], case .number(let e) = pair.items[1],
-                      b == b.rounded(), e == e.rounded(), abs(b) < 1e9, abs(e) < 1e9 else {
-                    throw a.error("widths", "pad: argument 'widths' must be a list of [before, after] integer pairs, got \(item.display)")
+        op("pad(x, widths, mode: \"constant\", value: 0)",
+           """
+           Pads the last axes. widths is either PyTorch's flat list, last axis first ([1, 1, 2, 2] pads the last \
+           axis by 1 before and 1 after and the one before it by 2 and 2), or a list of [before, after] pairs, \
+           first pair for the first padded axis ([[2, 2], [1, 1]] is the same). mode constant, reflect or replicate.
+           """) { a in
+            guard case .list(let l) = a["widths"] else { throw a.typeError("widths", "a flat list of integers or a list of [before, after] pairs") }
+            func integer(_ v: Value) -> Int? {
+                guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e9 else { return nil }
+                return Int(n)
+            }
+            var widths: [(before: Int, after: Int)]
+            if l.items.allSatisfy({ if case .number = $0 { return true }; return false }) {
+                let flat = l.items.compactMap(integer)
+                guard flat.count == l.items.count, flat.count % 2 == 0 else {
+                    throw a.error("widths", "pad: argument 'widths' must hold an even number of integers (before and after, last axis first), got \(a["widths"].display)")
                 }
-                return (Int(b), Int(e))
+                widths = stride(from: flat.count - 2, through: 0, by: -2).map { (flat[$0], flat[$0 + 1]) }
+            } else {
+                widths = try l.items.map { item in
+                    guard case .list(let pair) = item, pair.items.count == 2, let b = integer(pair.items[0]), let e = integer(pair.items[1]) else {
+                        throw a.error("widths", "pad: argument 'widths' must be a flat list of integers or a list of [before, after] integer pairs, got \(item.display)")
+                    }
+                    return (b, e)
+                }
             }
             let mode = PadMode(rawValue: try a.choice("mode", PadMode.allCases.map(\.rawValue)))!
             return try a.tensor("x").padded(widths, mode: mode, value: try a.float("value"))
@@ -72,6 +98,9 @@ enum OpsBindings {
         // Indexing and linear algebra.
         op("index_select(x, axis, indices)", "The slices at the given indices (a list) along an axis.") { a in try a.tensor("x").indexSelect(axis: try a.int("axis"), indices: try a.ints("indices")) },
         op("gather(x, axis, index)", "Values picked along an axis by an index tensor of the same rank.") { a in try a.tensor("x").gather(axis: try a.int("axis"), index: try a.tensor("index")) },
+        op("scatter_add(x, axis, index, src)", "x with the values of src added at the positions index gives along an axis (torch scatter_add; index and src of x's rank).") { a in
+            try a.tensor("x").scatterAdd(axis: try a.int("axis"), index: try a.tensor("index"), source: try a.tensor("src"))
+        },
         op("outer(a, b)", "Outer product of two vectors.") { a in try Tensor.outer(try a.tensor("a"), try a.tensor("b")) },
         op("pinv(x, rcond: 1e-6)", "Moore-Penrose pseudo-inverse of a matrix.") { a in try a.tensor("x").pseudoInverse(rcond: try a.float("rcond")) },
         Builtin("svd(x)", methodOf: "tensor",
