@@ -61,7 +61,7 @@ enum TrainBindings {
             epochs: try a.int("epochs"), batchSize: try a.int("batch"), learningRate: try a.number("lr"),
             optimizer: optimizer, weightDecay: try a.number("weight_decay"), momentum: try a.number("momentum"), nesterov: false,
             schedule: schedule, warmupEpochs: try a.number("warmup"), labelSmoothing: try a.float("label_smoothing"),
-            clipNorm: try a.optionalNumber("clip"), augmentation: try augmentation(a, "augment"), seed: seed)
+            clipNorm: try OptimBindings.clipNorm(a, "clip"), augmentation: try augmentation(a, "augment"), seed: seed)
         let trainer = try Trainer(model: handle.module, options: options)
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"

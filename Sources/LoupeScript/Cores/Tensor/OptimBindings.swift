@@ -59,7 +59,7 @@ enum OptimBindings {
         default:
             optimizer = try Adam(parameters: parameters, learningRate: rate, weightDecay: decay ?? 0, schedule: schedule)
         }
-        let clip = try a.optionalNumber("clip")
+        let clip = try clipNorm(a, "clip")
         let bar = ProgressBar(try a.string("label"), total: steps)
         defer { bar.finish() }
         let arguments = parameters.map { Value.tensor($0) }
@@ -98,5 +98,14 @@ enum OptimBindings {
             ("loss", .number(Double(try finalLoss.item()))),
             ("losses", .tensor(Tensor(losses))),
         ]))
+    }
+
+    /// The maximum gradient norm argument of `minimize` and `train`: nil, or a finite number >= 0.
+    static func clipNorm(_ a: Arguments, _ name: String) throws -> Double? {
+        guard let clip = try a.optionalNumber(name) else { return nil }
+        guard clip.isFinite, clip >= 0 else {
+            throw a.error(name, "\(a.builtin.name): \(name) must be a number >= 0 (the maximum gradient norm), got \(Display.number(clip))")
+        }
+        return clip
     }
 }
