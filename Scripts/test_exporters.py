@@ -45,11 +45,11 @@ class TimmRefusals(unittest.TestCase):
 
     def test_supported_configurations_convert(self):
         config = vit_config(build())
-        self.assertEqual((config["imageSize"], config["patchSize"], config["dim"], config["depth"], config["heads"]),
+        self.assertEqual((config["image_size"], config["patch"], config["dim"], config["depth"], config["heads"]),
                          (32, 8, 32, 2, 2))
         self.assertEqual(config["pool"], "token")
         self.assertEqual(vit_config(build(global_pool="avg", class_token=False, fc_norm=True))["pool"], "average")
-        self.assertIn("layerScale", vit_config(build(init_values=0.1, no_embed_class=True)))
+        self.assertIn("layer_scale", vit_config(build(init_values=0.1, no_embed_class=True)))
 
     def test_unsupported_configurations_are_refused_with_the_reason(self):
         self.assertRefused("register tokens", build(reg_tokens=2))
