@@ -247,14 +247,16 @@ public final class Interpreter {
         ScriptError(message, source: currentSource, pos: pos)
     }
 
-    func checkInterrupt(_ pos: SourcePos) throws {
+    /// Throws when the step budget is spent or Ctrl-C was pressed; `progress` says how far the
+    /// interrupted work got ("at step 18 of 79 ...").
+    func checkInterrupt(_ pos: SourcePos, progress: (() -> String)? = nil) throws {
         if let budget = stepBudget {
             guard budget > 0 else { throw fail("step budget exhausted", pos) }
             stepBudget = budget - 1
         }
         if Interrupt.requested != 0 {
             Interrupt.requested = 0
-            throw fail("interrupted", pos)
+            throw fail("interrupted" + (progress.map { " " + $0() } ?? ""), pos)
         }
     }
 

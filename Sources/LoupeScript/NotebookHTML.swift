@@ -1,4 +1,5 @@
 import Foundation
+import LoupeIO
 
 /// A self-contained HTML notebook page: each cell's highlighted code, its text output and its
 /// images (PNG, base64-embedded), in order.
@@ -97,29 +98,15 @@ public enum NotebookHTML {
     /// An image with its shape as caption, enlarged when small.
     static func figure(_ png: [UInt8], cell: Int) -> String {
         let source = "data:image/png;base64,\(Data(png).base64EncodedString())"
-        guard let header = pngHeader(png) else {
+        guard let header = try? PNG.header(of: Data(png)) else {
             return "<figure><img alt=\"cell \(cell) image\" src=\"\(source)\"></figure>\n"
         }
-        let shape = "[\(header.channels), \(header.height), \(header.width)]"
+        // Colour types: 0 gray, 2 RGB, 3 palette (shown as RGB), 4 gray+alpha, 6 RGBA.
+        let channels = [0: 1, 2: 3, 3: 3, 4: 2, 6: 4][header.colorType] ?? 3
+        let shape = "[\(channels), \(header.height), \(header.width)]"
         let factor = header.width >= minimumImageWidth ? 1 : (minimumImageWidth + header.width - 1) / max(1, header.width)
         return "<figure><img alt=\"cell \(cell) image \(shape)\" width=\(header.width * factor) height=\(header.height * factor) "
             + "src=\"\(source)\"><figcaption>\(shape)</figcaption></figure>\n"
     }
 
-    /// Width, height and channel count from a PNG's IHDR chunk, or nil when it is not a PNG.
-    static func pngHeader(_ png: [UInt8]) -> (width: Int, height: Int, channels: Int)? {
-        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        guard png.count >= 26, Array(png[0..<8]) == signature, Array(png[12..<16]) == Array("IHDR".utf8) else { return nil }
-        func word(_ at: Int) -> Int { png[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
-        let channels: Int
-        switch png[25] {
-        case 0: channels = 1
-        case 2: channels = 3
-        case 3: channels = 3
-        case 4: channels = 2
-        case 6: channels = 4
-        default: return nil
-        }
-        return (word(16), word(20), channels)
-    }
 }

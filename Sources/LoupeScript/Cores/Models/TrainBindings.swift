@@ -65,15 +65,13 @@ enum TrainBindings {
         let trainer = try Trainer(model: handle.module, options: options)
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"
+        // Ctrl-C says how far training got and what the model now holds.
         trainer.checkStop = { [unowned trainer] in
-            // Ctrl-C says how far training got and what the model now holds.
-            if Interrupt.requested != 0 {
-                Interrupt.requested = 0
+            try interpreter.checkInterrupt(position) {
                 let p = trainer.progress
-                throw interpreter.fail("interrupted at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
-                                       + "\(modelName) keeps the weights of step \(p.completedSteps)", position)
+                return "at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
+                    + "\(modelName) keeps the weights of step \(p.completedSteps)"
             }
-            try interpreter.checkInterrupt(position)
         }
         trainer.label = try a.string("label")
         if let test, try outputClasses(handle.module, test) == nil {
