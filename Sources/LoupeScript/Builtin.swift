@@ -23,6 +23,9 @@ public final class Builtin: @unchecked Sendable {
     let body: (inout Arguments) throws -> Value
     /// Parameter indices by name, resolved once here so argument lookups by name are cheap.
     let indexByName: [String: Int]
+    /// For a name several cores declare as methods of different types (`split` of strings and of
+    /// tensors): the builtin of each receiver type; the free function picks by its first argument.
+    public let overloads: [String: Builtin]
 
     /// Declares a builtin. The signature's defaults are literals (`nil`, numbers, strings, booleans).
     public init(_ signature: String, methodOf: String? = nil, methodName: String? = nil, _ doc: String,
@@ -32,6 +35,7 @@ public final class Builtin: @unchecked Sendable {
         self.doc = doc
         self.methodOf = methodOf
         self.body = body
+        overloads = [:]
         let open = signature.firstIndex(of: "(") ?? signature.endIndex
         name = String(signature[..<open])
         var params: [BuiltinParam] = []
@@ -53,6 +57,34 @@ public final class Builtin: @unchecked Sendable {
         }
         self.params = params
         indexByName = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// One name for methods of different types: `overloads` by receiver type name. `help` shows
+    /// every version; a call picks the one of its first argument's type (`overload(for:)`).
+    init(overloading builtins: [Builtin]) {
+        let sorted = builtins.sorted { ($0.methodOf ?? "") < ($1.methodOf ?? "") }
+        let first = sorted[0]
+        name = first.name
+        signature = sorted.map(\.signature).joined(separator: " or ")
+        doc = sorted.map { "\($0.signature): \($0.doc)" }.joined(separator: "\n  ")
+        methodOf = nil
+        methodName = nil
+        params = first.params
+        indexByName = first.indexByName
+        var byType: [String: Builtin] = [:]
+        for b in sorted { if let type = b.methodOf { byType[type] = b } }
+        overloads = byType
+        let types = byType.keys.sorted()
+        let name = first.name
+        body = { _ in throw LoupeError("\(name): needs a \(types.joined(separator: " or ")) as its first argument") }
+    }
+
+    /// The version of an overloaded builtin for `receiver`'s type; self when not overloaded.
+    func overload(for receiver: Value?) throws -> Builtin {
+        guard !overloads.isEmpty else { return self }
+        if let receiver, let b = overloads[receiver.typeName] { return b }
+        let types = overloads.keys.sorted().joined(separator: " or ")
+        throw LoupeError("\(name): needs a \(types) as its first argument, got \(receiver.map { "a " + $0.typeName } ?? "nothing")")
     }
 
     private static func literal(_ text: String) -> Value {

@@ -459,6 +459,7 @@ public final class Interpreter {
                 case .expr(let x): s += try eval(x, env).text
                 }
             }
+            try ScriptLimits.checkString(s.utf8.count, "string interpolation")
             return .string(s)
         case .bool(let b, _): return .bool(b)
         case .null: return .null
@@ -575,7 +576,9 @@ public final class Interpreter {
         let saved = builtinCallPos
         defer { unpin(to: mark); builtinCallPos = saved }
         switch callee {
-        case .builtin(let b):
+        case .builtin(let builtin):
+            let b: Builtin
+            do { b = try builtin.overload(for: positional.first) } catch let error as LoupeError { throw fail(error.message, p) }
             var args = try b.bind(positional, named, isMethod: false, site: site, at: p, interpreter: self)
             args.pinValues()
             builtinCallPos = p

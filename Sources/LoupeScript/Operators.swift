@@ -31,7 +31,9 @@ enum Operators {
             }
         case (.string(let x), .string(let y)):
             switch op {
-            case "+": return .string(x + y)
+            case "+":
+                try ScriptLimits.checkString(x.utf8.count + y.utf8.count, "'+'")
+                return .string(x + y)
             case "<": return .bool(x < y)
             case "<=": return .bool(x <= y)
             case ">": return .bool(x > y)
@@ -39,11 +41,13 @@ enum Operators {
             default: break
             }
         case (.string(let x), .number(let n)) where op == "*":
-            guard n >= 0, n == n.rounded(), n * Double(x.count) < 1e8 else {
+            guard n >= 0, n == n.rounded(), n < 1e15 else {
                 throw LoupeError("'*': cannot repeat a string \(Value.number(n).display) times")
             }
+            try ScriptLimits.checkString(Int(n * Double(x.utf8.count)), "'*'")
             return .string(String(repeating: x, count: Int(n)))
         case (.list(let x), .list(let y)) where op == "+":
+            try ScriptLimits.checkList(x.items.count + y.items.count, "'+'")
             return .list(ListBox(x.items + y.items))
         case (.tensor, _), (_, .tensor):
             return try tensorBinary(op, a, b)

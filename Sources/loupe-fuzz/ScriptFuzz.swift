@@ -7,10 +7,14 @@ import LoupeScript
 enum ScriptFuzz {
     static func run(_ bytes: UnsafeRawBufferPointer) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
-        TensorBindings.maxElements = 1 << 20
+        // Small caps keep every execution fast: tensors of at most 4096 elements (a broadcast of
+        // two of them at most 16M), short lists and strings, and a few thousand loop steps.
+        TensorBindings.maxElements = 1 << 12
+        ScriptLimits.maxListItems = 10_000
+        ScriptLimits.maxStringLength = 100_000
         let interpreter: Interpreter
         do { interpreter = try Interpreter() } catch { return "start-up error: \(error)" }
-        interpreter.stepBudget = 20_000
+        interpreter.stepBudget = 5_000
         interpreter.allowFileAccess = false
         interpreter.output = { _ in }
         do {

@@ -19,7 +19,9 @@ final class BuiltinTableTests: XCTestCase {
         XCTAssertEqual(table.coreOfBuiltin["zeros"], "tensor")
         XCTAssertEqual(table.coreOfBuiltin["capture"], "models")
         XCTAssertEqual(table.coreOfBuiltin["invert"], "inversion")
-        XCTAssertEqual(table.builtins.count, table.cores.reduce(0) { $0 + $1.builtins.count })
+        XCTAssertEqual(table.builtins.count, Set(table.cores.flatMap { $0.builtins.map(\.name) }).count)
+        XCTAssertEqual(table.coreOfBuiltin["split"], "general and tensor")
+        XCTAssertEqual(table.builtins["split"]?.overloads.keys.sorted(), ["string", "tensor"])
         for name in ["vit", "resnet", "sequential", "identity", "vit-inverse"] {
             XCTAssertNotNil(table.architectures.architecture(named: name), name)
         }
@@ -34,6 +36,28 @@ final class BuiltinTableTests: XCTestCase {
         let clash = CustomCore(name: "extra", builtins: [builtin("zeros(n)")])
         XCTAssertEqual(message { _ = try BuiltinTable(cores: ScriptCores.standard + [clash]) },
                        "builtin 'zeros' is declared twice: by the tensor core and by the extra core")
+    }
+
+    func testMethodsOfDifferentTypesShareANameAndDispatchOnTheFirstArgument() throws {
+        let text = CustomCore(name: "alpha", builtins: [Builtin("size(s)", methodOf: "string", "test") { a in .string("string \(try a.string("s"))") }])
+        let list = CustomCore(name: "beta", builtins: [Builtin("size(l, scale: 1)", methodOf: "list", "test") { a in
+            .number(Double(try a.list("l").items.count) * (try a.number("scale")))
+        }])
+        let table = try BuiltinTable(cores: ScriptCores.standard + [text, list])
+        XCTAssertEqual(table.coreOfBuiltin["size"], "alpha and beta")
+        let interpreter = Interpreter(table: table)
+        XCTAssertEqual(try interpreter.run(SourceFile(name: "t", text: "size(\"ab\")"))?.display, "\"string ab\"")
+        XCTAssertEqual(try interpreter.run(SourceFile(name: "t", text: "size([1, 2], scale: 3)"))?.display, "6")
+        XCTAssertEqual(try interpreter.run(SourceFile(name: "t", text: "[1].size()"))?.display, "1")
+        XCTAssertTrue(message { _ = try interpreter.run(SourceFile(name: "t", text: "size(3)")) }
+            .hasPrefix("t:1:1: error: size: needs a list or string as its first argument, got a number"))
+        // A free builtin and a method of the same name still clash, as do two methods of one type.
+        let free = CustomCore(name: "gamma", builtins: [builtin("size(x)")])
+        XCTAssertEqual(message { _ = try BuiltinTable(cores: ScriptCores.standard + [text, free]) },
+                       "builtin 'size' is declared twice: by the alpha core and by the gamma core")
+        let again = CustomCore(name: "delta", builtins: [Builtin("size(s)", methodOf: "string", "test") { _ in .null }])
+        XCTAssertEqual(message { _ = try BuiltinTable(cores: ScriptCores.standard + [text, list, again]) },
+                       "builtin 'size' is declared twice: by the alpha and beta core and by the delta core")
     }
 
     func testTwoArchitecturesOfOneNameNameBothCores() {
@@ -98,7 +122,9 @@ final class BuiltinTableTests: XCTestCase {
             var params = Set<String>()
             for name in names {
                 let builtin = try XCTUnwrap(table.builtins[name], "\(file.lastPathComponent): \(name)")
-                params.formUnion(builtin.params.map(\.name))
+                for version in builtin.overloads.isEmpty ? [builtin] : Array(builtin.overloads.values) {
+                    params.formUnion(version.params.map(\.name))
+                }
             }
             for used in captures(use) {
                 XCTAssertTrue(params.contains(used), "\(file.lastPathComponent) reads argument '\(used)', which no builtin of the file declares")

@@ -44,7 +44,6 @@ final class CoreOpCoverageTests: XCTestCase {
         "Tensor.sliced": "the language's slices x[a:b:c]",
         "Tensor.indexed": "the language's indexing x[i, j]",
         "Tensor.replacing": "the language's index assignment x[i] = v",
-        "Tensor.split": "the name split is the string builtin's; chunk and slices cover tensors (to do)",
     ]
 
     static func snakeCase(_ name: String) -> String {

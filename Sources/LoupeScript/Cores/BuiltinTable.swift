@@ -4,7 +4,8 @@ import LoupeTensor
 
 /// The builtins, methods, value types and architectures of a list of cores, checked once: two
 /// builtins (or value types, methods of one type, architectures) of one name are an error naming
-/// both cores, as is a method of a type no core declares. `help`, completion and method lookup
+/// both cores, unless they are methods of different types (the free function then picks by its
+/// first argument's type), as is a method of a type no core declares. `help`, completion and method lookup
 /// read this one table.
 public struct BuiltinTable {
     /// The cores, in order.
@@ -29,8 +30,16 @@ public struct BuiltinTable {
         var catalog = ArchitectureCatalog()
         for core in cores {
             for b in core.builtins {
-                if let other = owners[b.name] {
-                    throw LoupeError("builtin '\(b.name)' is declared twice: by the \(other) core and by the \(core.name) core")
+                if let other = owners[b.name], let existing = builtins[b.name] {
+                    // Methods of different types may share a name (`split` of strings and of
+                    // tensors); the free function then dispatches on its first argument.
+                    let versions = existing.overloads.isEmpty ? [existing] : Array(existing.overloads.values)
+                    guard let type = b.methodOf, versions.allSatisfy({ $0.methodOf != nil && $0.methodOf != type }) else {
+                        throw LoupeError("builtin '\(b.name)' is declared twice: by the \(other) core and by the \(core.name) core")
+                    }
+                    builtins[b.name] = Builtin(overloading: versions + [b])
+                    owners[b.name] = other + " and " + core.name
+                    continue
                 }
                 builtins[b.name] = b
                 owners[b.name] = core.name

@@ -26,7 +26,7 @@ enum GeneralBindings {
             let step = try a.int("step")
             guard step != 0 else { throw a.error("step", "range: step cannot be zero") }
             let n = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
-            guard n <= 10_000_000 else { throw LoupeError("range: \(n) items is too many (limit 10000000)") }
+            try ScriptLimits.checkList(n, "range")
             return .list(ListBox(stride(from: start, to: stop, by: step).map { .number(Double($0)) }))
         },
         Builtin("keys(record)", methodOf: "record", "The keys of a record, in insertion order, as a list of strings.") { a in
@@ -157,7 +157,9 @@ enum GeneralBindings {
                 if let v = interpreter.variable(s) { return try help(v, interpreter) }
                 throw LoupeError("help: no builtin named '\(s)'")
             }
-            return "\(b.signature)\(b.methodOf.map { "  (also a method of \($0))" } ?? "")\n  \(b.doc)"
+            let versions = b.overloads.isEmpty ? [b] : b.overloads.keys.sorted().compactMap { b.overloads[$0] }
+            return versions.map { "\($0.signature)\($0.methodOf.map { "  (also a method of \($0))" } ?? "")\n  \($0.doc)" }
+                .joined(separator: "\n")
         case .builtin(let b), .boundMethod(let b, _): return try help(.string(b.name), interpreter)
         case .function(let c):
             return Display.render(v) + "  defined at \(c.decl.source.name):\(c.decl.pos.line)"

@@ -61,6 +61,17 @@ enum OpsBindings {
         op("unsqueeze(x, axis)", "Inserts an axis of size 1.") { a in try a.tensor("x").unsqueezed(axis: try a.int("axis")) },
         op("cat(tensors, axis: 0)", "Concatenates a list of tensors along an existing axis.") { a in try Tensor.concat(try a.tensors("tensors"), axis: try a.int("axis")) },
         op("stack(tensors, axis: 0)", "Stacks a list of equally shaped tensors along a new axis.") { a in try Tensor.stack(try a.tensors("tensors"), axis: try a.int("axis")) },
+        list("split(x, sizes, axis: 0)", "Splits a tensor along an axis into views, as torch.split: sizes is one piece length (the last piece may be shorter) or a list of lengths adding up to the axis's length.") { a in
+            let x = try a.tensor("x")
+            let axis = try a.int("axis")
+            guard case .number = a["sizes"] else { return try x.split(sizes: try a.ints("sizes"), axis: axis) }
+            let size = try a.int("sizes")
+            guard size > 0 else { throw a.error("sizes", "split: a piece length must be positive, got \(size)") }
+            let length = x.shape[try Tensor.normalizeAxis(axis, rank: x.rank, op: "split")]
+            var sizes = stride(from: 0, to: length, by: size).map { Swift.min(size, length - $0) }
+            if sizes.isEmpty { sizes = [0] }
+            return try x.split(sizes: sizes, axis: axis)
+        },
         list("chunk(x, count, axis: 0)", "Splits a tensor into count nearly equal pieces along an axis (a list).") { a in try a.tensor("x").chunk(try a.int("count"), axis: try a.int("axis")) },
         op("flip(x, *axes)", "Reverses the order along the given axes.") { a in try a.tensor("x").flipped(axes: try a.ints("axes")) },
         op("roll(x, shifts, axes)", "Rotates values along axes by shifts (integers or lists).") { a in try a.tensor("x").rolled(shifts: try a.ints("shifts"), axes: try a.ints("axes")) },
