@@ -25,16 +25,50 @@ public final class FunctionDecl: @unchecked Sendable {
     public let body: [Stmt]
     public let pos: SourcePos
     public let source: SourceFile
+    /// Where a `fn name()` statement binds the function (resolved like an assignment to `name`).
+    let binding: NameRef
     /// The names local to a call (Python's rule): the parameters and every name the body assigns,
     /// loops over or declares a function as, except those declared `global` or `nonlocal`.
     let locals: Set<String>
     /// The names the body declares `global` and `nonlocal`.
     let declared: [String: ScopeDeclaration]
+    /// The slots of a call's scope: the parameters first, in order, then the other locals.
+    let layout: ScopeLayout
     init(name: String, params: [Parameter], body: [Stmt], pos: SourcePos, source: SourceFile) {
         self.name = name; self.params = params; self.body = body; self.pos = pos; self.source = source
+        binding = NameRef(name, pos)
         declared = Scope.declarations(in: body)
         locals = Scope.assignedNames(in: body).union(params.map(\.name)).subtracting(declared.keys)
+        layout = ScopeLayout(names: params.map(\.name) + locals.subtracting(params.map(\.name)).sorted())
     }
+}
+
+/// A use of a variable name in the source, resolved before the code runs (`NameResolution`) to
+/// the slot that holds it, so that reading or assigning it indexes an array instead of hashing.
+public final class NameRef: @unchecked Sendable {
+    public let name: String
+    public let pos: SourcePos
+    var place: Place = .unresolved
+    init(_ name: String, _ pos: SourcePos) { self.name = name; self.pos = pos }
+
+    /// Where a name lives.
+    enum Place {
+        case unresolved
+        /// A slot of the running function's scope.
+        case local(Int)
+        /// A slot of the scope `depth` functions out (1: the function the running one is in).
+        case enclosing(depth: Int, slot: Int)
+        /// A slot of the globals (whose builtin, if any, answers while the slot is empty).
+        case global(Int)
+        /// A `nonlocal` name that no enclosing function has: assigning it is an error.
+        case missingNonlocal
+    }
+}
+
+/// Binary operators (arithmetic, comparison, matrix product); `rawValue` is the symbol.
+public enum BinaryOperator: String, Sendable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%", power = "**", matmul = "@"
+    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
 }
 
 /// Expressions.
@@ -46,9 +80,9 @@ public indirect enum Expr: Sendable {
     case null(SourcePos)
     case list([Expr], SourcePos)
     case record([(String, Expr)], SourcePos)
-    case name(String, SourcePos)
+    case name(NameRef)
     case unary(String, Expr, SourcePos)
-    case binary(String, Expr, Expr, SourcePos)
+    case binary(BinaryOperator, Expr, Expr, SourcePos)
     case logical(String, Expr, Expr, SourcePos)
     case call(Expr, [CallArgument], SourcePos)
     case attribute(Expr, String, SourcePos)
@@ -58,11 +92,12 @@ public indirect enum Expr: Sendable {
     public var pos: SourcePos {
         switch self {
         case .number(_, let p), .string(_, let p), .interpolated(_, let p), .bool(_, let p), .null(let p),
-             .list(_, let p), .record(_, let p), .name(_, let p), .unary(_, _, let p),
+             .list(_, let p), .record(_, let p), .unary(_, _, let p),
              .binary(_, _, _, let p), .logical(_, _, _, let p), .call(_, _, let p),
              .attribute(_, _, let p), .index(_, _, let p):
             return p
         case .function(let d): return d.pos
+        case .name(let n): return n.pos
         }
     }
 }
@@ -79,7 +114,7 @@ public indirect enum Stmt: Sendable {
     case assign(Expr, Expr, SourcePos)
     case function(FunctionDecl)
     case ifChain([(Expr, [Stmt])], [Stmt]?, SourcePos)
-    case forIn(String, Expr, [Stmt], SourcePos)
+    case forIn(NameRef, Expr, [Stmt], SourcePos)
     case whileLoop(Expr, [Stmt], SourcePos)
     case returnStmt(Expr?, SourcePos)
     case breakStmt(SourcePos)

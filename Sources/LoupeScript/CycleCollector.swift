@@ -50,12 +50,10 @@ struct CycleCollector {
         newSuspects += 1
     }
 
-    /// Marks from the roots and empties every unreachable suspect. `stop` is an environment
-    /// that holds nothing to trace (the builtins).
-    mutating func collect(roots: [Environment], temporaries: [Value], stop: Environment) {
+    /// Marks from the roots and empties every unreachable suspect.
+    mutating func collect(roots: [Environment], temporaries: [Value]) {
         guard !suspects.isEmpty else { newSuspects = 0; return }
         epoch += 1
-        stop.markEpoch = epoch
         let traced = Self.mark(roots, temporaries, epoch: epoch)
         var garbage: [Environment] = []
         var live: [WeakEnvironment] = []
@@ -70,14 +68,14 @@ struct CycleCollector {
         suspects = live
         newSuspects = 0
         threshold = max(Self.minimumThreshold, traced / 64)
-        for environment in garbage { environment.vars.removeAll() }
+        for environment in garbage { environment.clear() }
     }
 
     /// Empties every suspect (when the interpreter goes away).
     mutating func clearAll() {
         let all = suspects.compactMap(\.environment)
         suspects = []
-        for environment in all { environment.vars.removeAll() }
+        for environment in all { environment.clear() }
     }
 
     /// Marks the environments reachable from the roots with `epoch`; returns how many objects
@@ -109,8 +107,8 @@ struct CycleCollector {
             } else if let environment = environments.popLast() {
                 guard environment.markEpoch != epoch else { continue }
                 environment.markEpoch = epoch
-                traced += 1 + environment.vars.count
-                values += environment.vars.values.filter(\.canReachEnvironment)
+                traced += 1 + environment.slots.count
+                values += environment.values.filter(\.canReachEnvironment)
                 if let parent = environment.parent { environments.append(parent) }
             } else {
                 return traced

@@ -2,49 +2,6 @@ import Foundation
 import LoupeModels
 import LoupeTensor
 
-/// A scope of variables; function scopes chain to the scope they were defined in. Closures hold
-/// their scope by reference; `CycleCollector` frees the cycles this makes.
-public final class Environment {
-    var vars: [String: Value] = [:]
-    let parent: Environment?
-    /// The names local to a function call's scope (empty for the globals): assignment inside a
-    /// function binds locally, and a local read before it is assigned does not fall through to an
-    /// enclosing scope (Python's rule).
-    let locals: Set<String>
-    /// Names the function declared `global` or `nonlocal`: assignments bind there instead.
-    let declared: [String: ScopeDeclaration]
-    /// Whether a closure was defined in this scope (so it may be on a cycle).
-    var isCaptured = false
-    /// The last cycle collection that found this scope reachable.
-    var markEpoch = 0
-    init(parent: Environment?, locals: Set<String> = [], declared: [String: ScopeDeclaration] = [:]) {
-        self.parent = parent
-        self.locals = locals
-        self.declared = declared
-    }
-
-    func lookup(_ name: String) -> Value? {
-        var env: Environment? = self
-        while let e = env {
-            if let v = e.vars[name] { return v }
-            if !e.locals.isEmpty, e.locals.contains(name) { return nil }
-            env = e.parent
-        }
-        return nil
-    }
-
-    /// The scope whose local `name` is but has no value yet, if lookup stops there.
-    func unassignedLocal(_ name: String) -> Environment? {
-        var env: Environment? = self
-        while let e = env {
-            if e.vars[name] != nil { return nil }
-            if e.locals.contains(name) { return e }
-            env = e.parent
-        }
-        return nil
-    }
-}
-
 enum Flow {
     case normal(Value?)
     case returned(Value)
@@ -56,7 +13,6 @@ enum Flow {
 /// files read (for session headers).
 public final class Interpreter {
     public let globals: Environment
-    let builtinScope: Environment
     /// The builtins, methods, value types and architectures of the interpreter's cores.
     public let table: BuiltinTable
     /// All builtins by name.
@@ -94,9 +50,11 @@ public final class Interpreter {
     /// An interpreter of the language made of the cores in `table`.
     public init(table: BuiltinTable) {
         self.table = table
-        builtinScope = Environment(parent: nil)
-        globals = Environment(parent: builtinScope)
-        for (name, b) in table.builtins { builtinScope.vars[name] = .builtin(b) }
+        // The globals' first slots are the builtins' names, each answered by its builtin until a
+        // variable of that name is assigned.
+        let names = table.builtins.keys.sorted()
+        globals = Environment(parent: nil, layout: ScopeLayout(names: names))
+        globals.builtins = ContiguousArray(names.map { table.builtins[$0].map(Value.builtin) })
     }
 
     /// An interpreter of the standard cores (`ScriptCores.standard`). Throws when two cores
@@ -107,24 +65,30 @@ public final class Interpreter {
 
     /// Functions defined at top level reference the globals that hold them: break those cycles.
     deinit {
-        globals.vars.removeAll()
+        globals.clear()
         cycles.clearAll()
     }
 
     /// Removes all user variables.
     public func reset() {
-        globals.vars.removeAll()
+        globals.clear()
         collectCycles()
     }
 
     /// Names of user variables, sorted.
-    public var variableNames: [String] { globals.vars.keys.sorted() }
+    public var variableNames: [String] {
+        globals.layout.names.indices.compactMap { globals.slots[$0] == nil ? nil : globals.layout.names[$0] }.sorted()
+    }
 
     /// A user variable's value.
     public func variable(_ name: String) -> Value? { globals.lookup(name) }
 
     /// Sets a user variable.
-    public func setVariable(_ name: String, _ value: Value) { globals.vars[name] = value }
+    public func setVariable(_ name: String, _ value: Value) {
+        let slot = globals.layout.slot(adding: name)
+        globals.fitLayout()
+        globals.slots[slot] = value
+    }
 
     /// Method names available on a value (builtins and record keys).
     public func methodNames(of value: Value) -> [String] {
@@ -161,6 +125,9 @@ public final class Interpreter {
     }
 
     private func executeHere(_ stmts: [Stmt], source: SourceFile) throws -> Value? {
+        var resolution = NameResolution(globals: globals.layout)
+        resolution.resolve(stmts)
+        globals.fitLayout()
         currentSource = source
         callDepth = 0
         loopDepth = 0
@@ -189,7 +156,7 @@ public final class Interpreter {
         let mark = temporaries.count
         defer { unpin(to: mark) }
         if let value { pin(value) }
-        cycles.collect(roots: [globals] + frames, temporaries: temporaries, stop: builtinScope)
+        cycles.collect(roots: [globals] + frames, temporaries: temporaries)
     }
 
     /// Keeps a value reachable for the cycle collector until the running builtin returns: builtins
@@ -284,7 +251,7 @@ public final class Interpreter {
             try assign(target, value, env, pos)
             return .normal(nil)
         case .function(let decl):
-            env.vars[decl.name] = .function(makeClosure(decl, env))
+            try store(decl.binding, .function(makeClosure(decl, env)), env)
             return .normal(nil)
         case .ifChain(let branches, let elseBody, _):
             for (cond, body) in branches where try eval(cond, env).isTruthy {
@@ -292,7 +259,7 @@ public final class Interpreter {
             }
             if let elseBody { return try execBlock(elseBody, env) }
             return .normal(nil)
-        case .forIn(let name, let seqExpr, let body, let pos):
+        case .forIn(let variable, let seqExpr, let body, let pos):
             let seq = try eval(seqExpr, env)
             let items: [Value]
             switch seq {
@@ -310,7 +277,7 @@ public final class Interpreter {
             defer { loopDepth -= 1; unpin(to: mark) }
             for item in items {
                 try checkInterrupt(pos)
-                try bind(name, item, env, pos)
+                try store(variable, item, env)
                 switch try execBlock(body, env) {
                 case .broke: return .normal(nil)
                 case .returned(let v): return .returned(v)
@@ -347,10 +314,10 @@ public final class Interpreter {
 
     func assign(_ target: Expr, _ value: Value, _ env: Environment, _ pos: SourcePos) throws {
         switch target {
-        case .name(let n, _):
+        case .name(let ref):
             // Assignment binds in the current scope (a function's locals, or the globals), and may
             // hide a builtin of the same name there, as in Python.
-            try bind(n, value, env, pos)
+            try store(ref, value, env)
         case .attribute(let objExpr, let key, let p):
             let obj = try eval(objExpr, env)
             guard case .record(let r) = obj else { throw fail("cannot set attribute '\(key)' on a \(obj.typeName)", p) }
@@ -393,22 +360,44 @@ public final class Interpreter {
         }
     }
 
-    /// Binds `name` in `env`: locally, or where a `global` / `nonlocal` declaration of the running
-    /// function says.
-    func bind(_ name: String, _ value: Value, _ env: Environment, _ pos: SourcePos) throws {
-        switch env.declared.isEmpty ? nil : env.declared[name] {
-        case nil:
-            env.vars[name] = value
-        case .global?:
-            globals.vars[name] = value
-        case .nonlocal?:
-            var scope = env.parent
-            while let s = scope, s !== globals {
-                if s.vars[name] != nil || s.locals.contains(name) { s.vars[name] = value; return }
-                scope = s.parent
-            }
-            throw fail("nonlocal '\(name)': no enclosing function has a variable of that name", pos)
+    /// Assigns the variable `ref` names, in the slot its resolution gave it: the running
+    /// function's local, an enclosing function's (`nonlocal`), or a global.
+    func store(_ ref: NameRef, _ value: Value, _ env: Environment) throws {
+        switch ref.place {
+        case .local(let i):
+            env.slots[i] = value
+        case .enclosing(let depth, let i):
+            guard let scope = env.ancestor(depth) else { throw fail("internal error: no scope \(depth) out for '\(ref.name)'", ref.pos) }
+            scope.slots[i] = value
+        case .global(let i):
+            if i >= globals.slots.count { globals.fitLayout() }
+            globals.slots[i] = value
+        case .missingNonlocal:
+            throw fail("nonlocal '\(ref.name)': no enclosing function has a variable of that name", ref.pos)
+        case .unresolved:
+            setVariable(ref.name, value)
         }
+    }
+
+    /// Reads the variable `ref` names from its slot; throws the messages of an unassigned local
+    /// and of an undefined name.
+    @inline(__always)
+    func read(_ ref: NameRef, _ env: Environment) throws -> Value {
+        switch ref.place {
+        case .local(let i):
+            if let v = env.slots[i] { return v }
+        case .enclosing(let depth, let i):
+            if let v = env.ancestor(depth)?.slots[i] { return v }
+        case .global(let i):
+            if i < globals.slots.count, let v = globals.value(at: i) { return v }
+            let near = nearestName(ref.name, env)
+            throw fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
+        case .unresolved, .missingNonlocal:
+            if let v = env.lookup(ref.name) { return v }
+            let near = nearestName(ref.name, env)
+            throw fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
+        }
+        throw fail("local variable '\(ref.name)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", ref.pos)
     }
 
     /// Evaluates subscript items (indices and slices with integer bounds).
@@ -471,15 +460,8 @@ public final class Interpreter {
             let mark = temporaries.count
             defer { unpin(to: mark) }
             return .record(RecordBox(try fields.map { ($0.0, try evalPinned($0.1, env)) }))
-        case .name(let n, let p):
-            guard let v = env.lookup(n) else {
-                if env.unassignedLocal(n) != nil {
-                    throw fail("local variable '\(n)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", p)
-                }
-                let near = nearestName(n, env)
-                throw fail("undefined variable '\(n)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), p)
-            }
-            return v
+        case .name(let ref):
+            return try read(ref, env)
         case .unary(let op, let x, _):
             let v = try eval(x, env)
             if op == "not" { return .bool(!v.isTruthy) }
@@ -534,7 +516,7 @@ public final class Interpreter {
     func nearestName(_ n: String, _ env: Environment, extra: Set<String> = []) -> String? {
         var candidates: [String] = Array(extra)
         var e: Environment? = env
-        while let x = e { candidates += x.vars.keys; e = x.parent }
+        while let x = e { candidates += x.boundNames; e = x.parent }
         return candidates.filter { editDistance($0, n) <= (n.count <= 3 ? 1 : 2) }.min { editDistance($0, n) < editDistance($1, n) }
     }
 
@@ -605,17 +587,18 @@ public final class Interpreter {
         guard callDepth < Interpreter.maxCallDepth else {
             throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
         }
-        let env = Environment(parent: closure.env, locals: decl.locals, declared: decl.declared)
+        let env = Environment(parent: closure.env, layout: decl.layout)
         guard positional.count <= decl.params.count else {
             throw fail("\(decl.name): takes \(decl.params.count) arguments, got \(positional.count)", p)
         }
-        for (i, v) in positional.enumerated() { env.vars[decl.params[i].name] = v }
+        // The parameters are the first slots, in order.
+        for (i, v) in positional.enumerated() { env.slots[i] = v }
         for (label, v) in named {
             guard let j = decl.params.firstIndex(where: { $0.name == label }) else {
                 throw fail("\(decl.name): unknown argument '\(label)' (parameters: \(decl.params.map(\.name).joined(separator: ", ")))", p)
             }
             if j < positional.count { throw fail("\(decl.name): argument '\(label)' given twice", p) }
-            env.vars[label] = v
+            env.slots[j] = v
         }
         callDepth += 1
         currentSource = decl.source
@@ -624,12 +607,12 @@ public final class Interpreter {
         frames.append(env)
         defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops; frames.removeLast() }
         if cycles.isDue { collectCycles() }
-        for param in decl.params where env.vars[param.name] == nil {
+        for (j, param) in decl.params.enumerated() where env.slots[j] == nil {
             guard let d = param.defaultValue else {
                 currentSource = callerSource
                 throw fail("\(decl.name): missing argument '\(param.name)'", p)
             }
-            env.vars[param.name] = try eval(d, env)
+            env.slots[j] = try eval(d, env)
         }
         do {
             switch try execBlock(decl.body, env) {

@@ -124,13 +124,13 @@ public struct Parser {
         case .keyword("for"):
             _ = advance()
             guard case .name(let variable) = kind else { throw error("expected a variable name after 'for', found \(describeToken(current))") }
-            _ = advance()
+            let variableToken = advance()
             guard isKeyword("in") else { throw error("expected 'in' after 'for \(variable)', found \(describeToken(current))") }
             _ = advance()
             let sequence = try expression()
             let body = try block(until: ["end"], opener: t)
             _ = advance()
-            return .forIn(variable, sequence, body, t.pos)
+            return .forIn(NameRef(variable, variableToken.pos), sequence, body, t.pos)
         case .keyword("while"):
             _ = advance()
             let cond = try expression()
@@ -248,10 +248,10 @@ public struct Parser {
         var chain = 0
         defer { depth -= chain }
         var left = try additive()
-        while case .symbol(let s) = kind, ["==", "!=", "<", "<=", ">", ">="].contains(s) {
+        while case .symbol(let s) = kind, let op = BinaryOperator(rawValue: s), [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual].contains(op) {
             try enter(); chain += 1
             let t = advance()
-            left = .binary(s, left, try additive(), t.pos)
+            left = .binary(op, left, try additive(), t.pos)
         }
         return left
     }
@@ -260,10 +260,10 @@ public struct Parser {
         var chain = 0
         defer { depth -= chain }
         var left = try multiplicative()
-        while case .symbol(let s) = kind, s == "+" || s == "-" {
+        while case .symbol(let s) = kind, let op = BinaryOperator(rawValue: s), op == .add || op == .subtract {
             try enter(); chain += 1
             let t = advance()
-            left = .binary(s, left, try multiplicative(), t.pos)
+            left = .binary(op, left, try multiplicative(), t.pos)
         }
         return left
     }
@@ -272,10 +272,10 @@ public struct Parser {
         var chain = 0
         defer { depth -= chain }
         var left = try unary()
-        while case .symbol(let s) = kind, ["*", "/", "%", "@"].contains(s) {
+        while case .symbol(let s) = kind, let op = BinaryOperator(rawValue: s), [.multiply, .divide, .remainder, .matmul].contains(op) {
             try enter(); chain += 1
             let t = advance()
-            left = .binary(s, left, try unary(), t.pos)
+            left = .binary(op, left, try unary(), t.pos)
         }
         return left
     }
@@ -294,7 +294,7 @@ public struct Parser {
         if isSymbol("**") {
             let t = advance()
             try enter(); defer { depth -= 1 }
-            return .binary("**", base, try unary(), t.pos)
+            return .binary(.power, base, try unary(), t.pos)
         }
         return base
     }
@@ -400,7 +400,7 @@ public struct Parser {
         case .keyword("false"): _ = advance(); return .bool(false, t.pos)
         case .keyword("nil"): _ = advance(); return .null(t.pos)
         case .keyword("fn"): return .function(try functionDecl())
-        case .name(let n): _ = advance(); return .name(n, t.pos)
+        case .name(let n): _ = advance(); return .name(NameRef(n, t.pos))
         case .symbol("("):
             _ = advance()
             let e = try expression()

@@ -93,9 +93,9 @@ enum Resolver {
                 for item in items { try expr(item, topLevel: topLevel) }
             case .record(let fields, _):
                 for (_, value) in fields { try expr(value, topLevel: topLevel) }
-            case .name(let name, let pos):
-                if topLevel, !isDefined(name) {
-                    throw fail("undefined variable '\(name)'" + (suggestion(name).map { " (did you mean '\($0)'?)" } ?? ""), pos)
+            case .name(let ref):
+                if topLevel, !isDefined(ref.name) {
+                    throw fail("undefined variable '\(ref.name)'" + (suggestion(ref.name).map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
                 }
             case .unary(_, let x, _):
                 try expr(x, topLevel: topLevel)
@@ -134,9 +134,9 @@ enum Scope {
         var names = Set<String>()
         visit(stmts) { stmt in
             switch stmt {
-            case .assign(.name(let name, _), _, _): names.insert(name)
+            case .assign(.name(let ref), _, _): names.insert(ref.name)
             case .function(let decl): names.insert(decl.name)
-            case .forIn(let name, _, _, _): names.insert(name)
+            case .forIn(let ref, _, _, _): names.insert(ref.name)
             default: break
             }
         }

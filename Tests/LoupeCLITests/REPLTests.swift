@@ -11,7 +11,12 @@ final class REPLTests: XCTestCase {
         try? FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
     }
 
-    var environment: [String: String] { ["LOUPE_HOME": home, "HOME": home, "TERM": "xterm", "PATH": "/usr/bin:/bin"] }
+    /// A clean environment, but for the BLAS settings: OpenBLAS's kernel choice (OPENBLAS_CORETYPE
+    /// and the like) changes the last bits of results, so replays verify under the caller's.
+    var environment: [String: String] {
+        let blas = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("OMP_") }
+        return blas.merging(["LOUPE_HOME": home, "HOME": home, "TERM": "xterm", "PATH": "/usr/bin:/bin"]) { _, new in new }
+    }
 
     /// The repository root (examples use paths relative to it).
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
