@@ -483,6 +483,7 @@ public final class Interpreter {
             var pinned = 0
             defer { unpin(pinned) }
             var positional: [Value] = []
+            positional.reserveCapacity(args.count)
             var named: [(String, Value)] = []
             let callee: Value
             var receiver: SourcePos? = nil
@@ -492,6 +493,10 @@ public final class Interpreter {
                 receiver = objExpr.pos
             } else {
                 callee = try eval(calleeExpr, env)
+                if case .function(let closure) = callee, args.count <= closure.decl.params.count,
+                   !args.contains(where: { $0.label != nil }) {
+                    return try callUser(closure, arguments: args, from: env, at: p)
+                }
             }
             pinned += pin(callee)
             for a in args {
@@ -583,7 +588,6 @@ public final class Interpreter {
 
     func callUser(_ closure: Closure, _ positional: [Value], _ named: [(String, Value)], at p: SourcePos) throws -> Value {
         let decl = closure.decl
-        let callerSource = currentSource
         guard callDepth < Interpreter.maxCallDepth else {
             throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
         }
@@ -600,6 +604,34 @@ public final class Interpreter {
             if j < positional.count { throw fail("\(decl.name): argument '\(label)' given twice", p) }
             env.slots[j] = v
         }
+        return try enter(decl, env, at: p)
+    }
+
+    /// Calls a user function with positional arguments only, computing them straight into the
+    /// call's slots (no argument arrays): the common call `f(a, b)`.
+    func callUser(_ closure: Closure, arguments: [CallArgument], from callerEnv: Environment, at p: SourcePos) throws -> Value {
+        let decl = closure.decl
+        let env = Environment(parent: closure.env, layout: decl.layout)
+        // The call's scope is a root while its arguments are computed (they may run Loupe code
+        // that collects cycles), which also keeps the closure's own scope, its parent, alive.
+        frames.append(env)
+        do {
+            for i in arguments.indices { env.slots[i] = try eval(arguments[i].value, callerEnv) }
+        } catch {
+            frames.removeLast()
+            throw error
+        }
+        frames.removeLast()
+        try checkInterrupt(p)
+        guard callDepth < Interpreter.maxCallDepth else {
+            throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
+        }
+        return try enter(decl, env, at: p)
+    }
+
+    /// Runs a call whose given arguments are bound in `env`: the defaults, then the body.
+    private func enter(_ decl: FunctionDecl, _ env: Environment, at p: SourcePos) throws -> Value {
+        let callerSource = currentSource
         callDepth += 1
         currentSource = decl.source
         let callerLoops = loopDepth
