@@ -5,6 +5,10 @@ import LoupeScript
 /// budget, no file access and a small tensor size limit. Every input must end in a value or a
 /// ScriptError.
 enum ScriptFuzz {
+    /// The builtins table, built once (its signatures are parsed at start-up) and shared by the
+    /// fresh interpreter of every input.
+    static let table = Result { try BuiltinTable.standard }
+
     static func run(_ bytes: UnsafeRawBufferPointer) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         // Small caps keep every execution fast: tensors of at most 4096 elements (a broadcast of
@@ -13,7 +17,7 @@ enum ScriptFuzz {
         ScriptLimits.maxListItems = 10_000
         ScriptLimits.maxStringLength = 100_000
         let interpreter: Interpreter
-        do { interpreter = try Interpreter() } catch { return "start-up error: \(error)" }
+        do { interpreter = Interpreter(table: try table.get()) } catch { return "start-up error: \(error)" }
         interpreter.stepBudget = 5_000
         interpreter.allowFileAccess = false
         interpreter.output = { _ in }
