@@ -6,7 +6,9 @@ and Scripts/export_torchvision.py refuses bad arguments with exit status 2 and a
     python3 Scripts/test_exporters.py
 
 Needs torch, timm and torchvision (from PyPI); without them it says so and exits 0, since the
-converters are optional tools. The Swift suite checks the Loupe side (altered converted files
+converters are optional tools. torch and torchvision must be the same build: PyPI's torchvision
+wheel loads only beside PyPI's own torch (a `+cpu` torch leaves torchvision's operators
+unregistered, "operator torchvision::nms does not exist"). The Swift suite checks the Loupe side (altered converted files
 are refused: Tests/LoupeModelsTests/ConvertedFileRefusalTests.swift).
 """
 import os
@@ -59,9 +61,14 @@ class TimmRefusals(unittest.TestCase):
         self.assertRefused("qk_norm", build(qk_norm=True))
         self.assertRefused("attention pooling", build(global_pool="map"))
         self.assertRefused("global_pool=''", build(global_pool=""))
-        self.assertRefused("patch embedding without bias", build(patch_bias=False))
+        unbiased = build()  # timm gives the patch projection no bias only with pre_norm (refused above)
+        unbiased.patch_embed.proj.bias = None
+        self.assertRefused("patch embedding without bias", unbiased)
         self.assertRefused("no learned position embedding", build(pos_embed="none"))
-        self.assertRefused("token pooling without a class token", build(class_token=False, global_pool="token"))
+        # timm's constructor refuses this pair: average pooling with the final norm, then switched.
+        tokenless = build(class_token=False, global_pool="avg", fc_norm=False)
+        tokenless.global_pool = "token"
+        self.assertRefused("token pooling without a class token", tokenless)
         self.assertRefused("not a timm VisionTransformer", torch.nn.Linear(2, 2))
 
     def test_mixed_blocks_are_refused(self):
