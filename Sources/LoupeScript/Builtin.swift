@@ -23,6 +23,8 @@ public final class Builtin: @unchecked Sendable {
     let body: (inout Arguments) throws -> Value
     /// Parameter indices by name, resolved once here so argument lookups by name are cheap.
     let indexByName: [String: Int]
+    /// Whether a parameter collects the remaining positional arguments (`*shape`).
+    let hasVariadic: Bool
     /// For a name several cores declare as methods of different types (`split` of strings and of
     /// tensors): the builtin of each receiver type; the free function picks by its first argument.
     public let overloads: [String: Builtin]
@@ -57,6 +59,7 @@ public final class Builtin: @unchecked Sendable {
         }
         self.params = params
         indexByName = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        hasVariadic = params.contains { $0.variadic }
     }
 
     /// One name for methods of different types: `overloads` by receiver type name. `help` shows
@@ -71,6 +74,7 @@ public final class Builtin: @unchecked Sendable {
         methodName = nil
         params = first.params
         indexByName = first.indexByName
+        hasVariadic = first.hasVariadic
         var byType: [String: Builtin] = [:]
         for b in sorted { if let type = b.methodOf { byType[type] = b } }
         overloads = byType
@@ -110,6 +114,21 @@ public final class Builtin: @unchecked Sendable {
         }
         func namedPos(_ label: String) -> SourcePos {
             site?.arguments.first { $0.label == label }?.pos ?? callPos
+        }
+        // The common call: positional arguments only, no variadic parameter.
+        if named.isEmpty, !hasVariadic, positional.count <= params.count {
+            var values = positional
+            values.reserveCapacity(params.count)
+            var positions = [SourcePos](repeating: callPos, count: params.count)
+            for k in positional.indices { positions[k] = positionalPos(k) }
+            for p in params[positional.count...] {
+                guard let d = p.defaultValue else {
+                    throw interpreter.fail("\(name): missing argument '\(p.name)': \(signature)", callPos)
+                }
+                values.append(d)
+            }
+            return Arguments(builtin: self, values: values, positions: positions, variadicPositions: [],
+                             source: interpreter.currentSource, interpreter: interpreter)
         }
         var slots = [Value?](repeating: nil, count: params.count)
         var positions = [SourcePos](repeating: callPos, count: params.count)
