@@ -78,9 +78,8 @@ public final class Builtin: @unchecked Sendable {
         var byType: [String: Builtin] = [:]
         for b in sorted { if let type = b.methodOf { byType[type] = b } }
         overloads = byType
-        let types = byType.keys.sorted()
-        let name = first.name
-        body = { _ in throw LoupeError("\(name): needs a \(types.joined(separator: " or ")) as its first argument") }
+        // Calls pick a version first (`overload(for:)`); a body run without one says so.
+        body = { a in _ = try a.builtin.overload(for: nil); return .null }
     }
 
     /// The version of an overloaded builtin for `receiver`'s type; self when not overloaded.

@@ -390,14 +390,18 @@ public final class Interpreter {
             if let v = env.ancestor(depth)?.slots[i] { return v }
         case .global(let i):
             if i < globals.slots.count, let v = globals.value(at: i) { return v }
-            let near = nearestName(ref.name, env)
-            throw fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
+            throw undefined(ref, env)
         case .unresolved, .missingNonlocal:
             if let v = env.lookup(ref.name) { return v }
-            let near = nearestName(ref.name, env)
-            throw fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
+            throw undefined(ref, env)
         }
         throw fail("local variable '\(ref.name)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", ref.pos)
+    }
+
+    /// The error for a name nothing defines, with the nearest defined name as a hint.
+    private func undefined(_ ref: NameRef, _ env: Environment) -> ScriptError {
+        let near = nearestName(ref.name, env)
+        return fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
     }
 
     /// Evaluates subscript items (indices and slices with integer bounds).
@@ -588,9 +592,7 @@ public final class Interpreter {
 
     func callUser(_ closure: Closure, _ positional: [Value], _ named: [(String, Value)], at p: SourcePos) throws -> Value {
         let decl = closure.decl
-        guard callDepth < Interpreter.maxCallDepth else {
-            throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
-        }
+        try checkDepth(decl, at: p)
         let env = Environment(parent: closure.env, layout: decl.layout)
         guard positional.count <= decl.params.count else {
             throw fail("\(decl.name): takes \(decl.params.count) arguments, got \(positional.count)", p)
@@ -623,10 +625,15 @@ public final class Interpreter {
         }
         frames.removeLast()
         try checkInterrupt(p)
+        try checkDepth(decl, at: p)
+        return try enter(decl, env, at: p)
+    }
+
+    /// Throws when one more nested call would pass `maxCallDepth`.
+    private func checkDepth(_ decl: FunctionDecl, at p: SourcePos) throws {
         guard callDepth < Interpreter.maxCallDepth else {
             throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
         }
-        return try enter(decl, env, at: p)
     }
 
     /// Runs a call whose given arguments are bound in `env`: the defaults, then the body.
