@@ -23,3 +23,7 @@ extension VisionTransformer: ImageModel {
 extension ResNet: ImageModel {
     public var expectedImage: ExpectedImage { ExpectedImage(channels: config.channels, size: nil) }
 }
+
+extension DETR: ImageModel {
+    public var expectedImage: ExpectedImage { ExpectedImage(channels: config.channels, size: nil) }
+}

@@ -25,23 +25,9 @@ public final class ResNet: Module, Architecture {
         bn1 = try BatchNorm2d(config.width)
         relu = ReLU()
         maxpool = imagenet ? MaxPool2d(kernel: 3, stride: 2, padding: 1) : nil
-        var inPlanes = config.width
-        var stages: [Sequential] = []
-        for (index, count) in config.stageBlocks.enumerated() {
-            let planes = config.width << index
-            var blocks: [Module] = []
-            for block in 0..<count {
-                let stride = block == 0 && index > 0 ? 2 : 1
-                blocks.append(config.usesBottleneck
-                              ? try Bottleneck(inPlanes: inPlanes, planes: planes, stride: stride)
-                              : try BasicBlock(inPlanes: inPlanes, planes: planes, stride: stride))
-                inPlanes = planes * config.expansion
-            }
-            stages.append(Sequential(blocks))
-        }
-        self.stages = stages
+        stages = try Self.stages(config)
         avgpool = AdaptiveAvgPool2d(1)
-        fc = config.classes > 0 ? try Linear(inPlanes, config.classes) : nil
+        fc = config.classes > 0 ? try Linear(config.featureChannels, config.classes) : nil
         super.init()
         registerModule("conv1", conv1)
         registerModule("bn1", bn1)
@@ -52,12 +38,32 @@ public final class ResNet: Module, Architecture {
         if let fc { registerModule("fc", fc) }
     }
 
+    /// torchvision's `layer1` ... `layer4` for `config`, with `norm` layers (batch norm by default).
+    static func stages(_ config: ResNetConfig, norm: NormalizationFactory = { try BatchNorm2d($0) }) throws -> [Sequential] {
+        var inPlanes = config.width
+        var stages: [Sequential] = []
+        for (index, count) in config.stageBlocks.enumerated() {
+            let planes = config.width << index
+            var blocks: [Module] = []
+            for block in 0..<count {
+                let stride = block == 0 && index > 0 ? 2 : 1
+                blocks.append(config.usesBottleneck
+                              ? try Bottleneck(inPlanes: inPlanes, planes: planes, stride: stride, norm: norm)
+                              : try BasicBlock(inPlanes: inPlanes, planes: planes, stride: stride, norm: norm))
+                inPlanes = planes * config.expansion
+            }
+            stages.append(Sequential(blocks))
+        }
+        return stages
+    }
+
     /// The 1x1 convolution and batch norm that match the identity to a block's output, when the
     /// stride or the channel count changes (torchvision `downsample`).
-    static func downsample(inPlanes: Int, outPlanes: Int, stride: Int) throws -> Sequential? {
+    static func downsample(inPlanes: Int, outPlanes: Int, stride: Int,
+                           norm: NormalizationFactory = { try BatchNorm2d($0) }) throws -> Sequential? {
         guard stride != 1 || inPlanes != outPlanes else { return nil }
         return Sequential([try Conv2d(inPlanes, outPlanes, kernel: 1, stride: stride, bias: false),
-                           try BatchNorm2d(outPlanes)])
+                           try norm(outPlanes)])
     }
 
     /// Images `[N, C, H, W]` to logits `[N, classes]` (or pooled features when `classes` is 0).

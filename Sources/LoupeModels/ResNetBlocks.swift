@@ -1,18 +1,22 @@
 import LoupeTensor
 
+/// Makes the normalisation layer of a ResNet for a channel count: `BatchNorm2d` in torchvision's
+/// ResNet, `FrozenBatchNorm2d` in DETR's backbone.
+public typealias NormalizationFactory = (Int) throws -> Module
+
 /// torchvision's `BasicBlock`: two 3x3 convolutions with batch norm, plus the identity (or a
 /// 1x1 `downsample`) added before the last ReLU.
 public final class BasicBlock: Module {
-    public let conv1: Conv2d, bn1: BatchNorm2d, relu: ReLU, conv2: Conv2d, bn2: BatchNorm2d
+    public let conv1: Conv2d, bn1: Module, relu: ReLU, conv2: Conv2d, bn2: Module
     public let downsample: Sequential?
 
-    public init(inPlanes: Int, planes: Int, stride: Int) throws {
+    public init(inPlanes: Int, planes: Int, stride: Int, norm: NormalizationFactory = { try BatchNorm2d($0) }) throws {
         conv1 = try Conv2d(inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false)
-        bn1 = try BatchNorm2d(planes)
+        bn1 = try norm(planes)
         relu = ReLU()
         conv2 = try Conv2d(planes, planes, kernel: 3, padding: 1, bias: false)
-        bn2 = try BatchNorm2d(planes)
-        downsample = try ResNet.downsample(inPlanes: inPlanes, outPlanes: planes, stride: stride)
+        bn2 = try norm(planes)
+        downsample = try ResNet.downsample(inPlanes: inPlanes, outPlanes: planes, stride: stride, norm: norm)
         super.init()
         registerModule("conv1", conv1)
         registerModule("bn1", bn1)
@@ -33,19 +37,19 @@ public final class BasicBlock: Module {
 /// torchvision's `Bottleneck` (ResNet V1.5: the stride sits on the 3x3 convolution): 1x1, 3x3,
 /// 1x1 with 4x expansion, plus the identity or `downsample`.
 public final class Bottleneck: Module {
-    public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
+    public let conv1: Conv2d, bn1: Module, conv2: Conv2d, bn2: Module, conv3: Conv2d, bn3: Module
     public let relu: ReLU
     public let downsample: Sequential?
 
-    public init(inPlanes: Int, planes: Int, stride: Int) throws {
+    public init(inPlanes: Int, planes: Int, stride: Int, norm: NormalizationFactory = { try BatchNorm2d($0) }) throws {
         conv1 = try Conv2d(inPlanes, planes, kernel: 1, bias: false)
-        bn1 = try BatchNorm2d(planes)
+        bn1 = try norm(planes)
         conv2 = try Conv2d(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false)
-        bn2 = try BatchNorm2d(planes)
+        bn2 = try norm(planes)
         conv3 = try Conv2d(planes, planes * 4, kernel: 1, bias: false)
-        bn3 = try BatchNorm2d(planes * 4)
+        bn3 = try norm(planes * 4)
         relu = ReLU()
-        downsample = try ResNet.downsample(inPlanes: inPlanes, outPlanes: planes * 4, stride: stride)
+        downsample = try ResNet.downsample(inPlanes: inPlanes, outPlanes: planes * 4, stride: stride, norm: norm)
         super.init()
         registerModule("conv1", conv1)
         registerModule("bn1", bn1)

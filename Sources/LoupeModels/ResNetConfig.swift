@@ -44,6 +44,9 @@ public struct ResNetConfig: Codable, Equatable, Sendable {
     /// Output channels of a block relative to its planes.
     public var expansion: Int { usesBottleneck ? 4 : 1 }
 
+    /// Channels of `layer4`'s output (torchvision: 512 for resnet18/34, 2048 from resnet50).
+    public var featureChannels: Int { (width << 3) * expansion }
+
     /// Throws when the numbers cannot make a ResNet. Messages use the argument names of the
     /// language's `resnet(...)`.
     public func validate() throws {
