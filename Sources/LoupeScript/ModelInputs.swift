@@ -11,9 +11,17 @@ extension ModelHandle {
         if signature.count == 1, positional.count == 1, named.isEmpty, case .tensor(let x) = positional[0] {
             return ModuleInputs(single: try batched(x, op: op), name: signature[0].name)
         }
-        return try ModuleInputs.bind(try positional.map { try ModelHandle.moduleValue($0, role: "\(op): an input") },
-                                     try named.map { ($0.0, try ModelHandle.moduleValue($0.1, role: "\(op): input '\($0.0)'")) },
-                                     to: signature, callee: op)
+        var bound = try ModuleInputs.bind(try positional.map { try ModelHandle.moduleValue($0, role: "\(op): an input") },
+                                          try named.map { ($0.0, try ModelHandle.moduleValue($0.1, role: "\(op): input '\($0.0)'")) },
+                                          to: signature, callee: op)
+        // A whole image model's image input (its first, as DETR's `x` beside its `mask`) is batched too.
+        if imageInput != nil, let first = signature.first, let index = bound.entries.firstIndex(where: { $0.name == first.name }),
+           case .tensor(let x) = bound.entries[index].value {
+            var entries = bound.entries
+            entries[index].value = .tensor(try batched(x, op: op))
+            bound = ModuleInputs(entries)
+        }
+        return bound
     }
 
     /// The inputs given to a builtin as one value: a tensor (the model's one input) or a record

@@ -56,7 +56,8 @@ public final class DETR: Module, Architecture {
         guard x.rank == 4, x.shape[1] == config.channels, x.shape[2] > 0, x.shape[3] > 0 else {
             throw LoupeError("DETR: expected images [B, \(config.channels), H, W], got \(describe(shape: x.shape))")
         }
-        let mask = try inputs.optionalTensor("mask")
+        var mask = try inputs.optionalTensor("mask")
+        if let single = mask, single.rank == 2, x.shape[0] == 1 { mask = try single.reshaped([1] + single.shape) }
         if let mask, mask.shape != [x.shape[0], x.shape[2], x.shape[3]] {
             throw LoupeError("DETR: mask \(describe(shape: mask.shape)) does not match images \(describe(shape: x.shape)); expected [\(x.shape[0]), \(x.shape[2]), \(x.shape[3])]")
         }
