@@ -2,6 +2,10 @@
 """Tests the converters' refusal paths: Scripts/export_timm.py refuses every timm ViT
 configuration Loupe's ViT cannot represent, naming the reason (and converts the ones it can),
 and Scripts/export_torchvision.py refuses bad arguments with exit status 2 and a message.
+Scripts/export_detr.py converts a facebookresearch/detr checkpoint and a transformers
+DetrForObjectDetection state dict (both randomised DETR-R50s) to files that Loupe's built
+`loupe` (.build/release/loupe) loads and runs to the reference outputs within 1e-4; those tests
+need DETR_REPO (a checkout of facebookresearch/detr) and transformers, and are skipped without.
 
     python3 Scripts/test_exporters.py
 
@@ -125,6 +129,76 @@ class TorchvisionRefusals(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn(f"could not load '{bad}' into resnet18", r.stderr)
             self.assertFalse(written)
+
+
+LOUPE = os.path.join(HERE, "..", ".build", "release", "loupe")
+
+
+def randomise(model, seed):
+    """Seeded values everywhere (norm weights near one, variances above one) so no part is a no-op."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                t.copy_(1 + 0.5 * torch.rand(t.shape, generator=generator))
+            elif t.dim() == 1:
+                t.copy_((1.0 if name.endswith("weight") else 0.0) + 0.1 * torch.randn(t.shape, generator=generator))
+            else:
+                t.copy_(torch.randn(t.shape, generator=generator) / (t[0].numel() ** 0.5))
+
+
+@unittest.skipUnless(os.environ.get("DETR_REPO") and os.path.exists(LOUPE), "needs DETR_REPO and a release build of loupe")
+class DETRConversion(unittest.TestCase):
+    def convert_and_compare(self, checkpoint, reference, tmp):
+        out = os.path.join(tmp, "converted.safetensors")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "export_detr.py"), checkpoint, out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        script = os.path.join(tmp, "compare.loupe")
+        with open(script, "w") as f:
+            f.write(f'm = model("{out}")\nref = load_tensors("{reference}")\nout = m(ref.input)\n'
+                    'print(abs(out.pred_logits - ref.pred_logits).max().item(), abs(out.pred_boxes - ref.pred_boxes).max().item(), '
+                    'len(m.classes), m.classes[1])\n')
+        r = subprocess.run([LOUPE, "run", script], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        logits, boxes, classes, first = r.stdout.split()[:4]
+        self.assertLess(float(logits), 1e-4)
+        self.assertLess(float(boxes), 1e-4)
+        self.assertEqual((classes, first), ("91", "person"))
+
+    def test_facebookresearch_checkpoint(self):
+        from export_detr import write_reference
+        sys.path.insert(0, os.path.join(HERE, "fixtures"))
+        from models_detr import build
+        model = build(os.environ["DETR_REPO"], "resnet50", 91, 100, 256, 8, 6, 6, 2048)
+        randomise(model, 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = os.path.join(tmp, "detr.pth")
+            torch.save({"model": model.state_dict()}, checkpoint)
+            reference = os.path.join(tmp, "reference.safetensors")
+            write_reference(lambda x: model(x), reference)
+            self.convert_and_compare(checkpoint, reference, tmp)
+
+    def test_transformers_state_dict(self):
+        try:
+            from transformers import DetrConfig, DetrForObjectDetection
+        except ImportError:
+            self.skipTest("transformers is not installed")
+        from export_detr import write_reference
+        from safetensors.torch import save_file
+        model = DetrForObjectDetection(DetrConfig(use_pretrained_backbone=False, num_labels=91)).eval()
+        randomise(model, 2)
+
+        def run(x):
+            out = model(pixel_values=x, pixel_mask=torch.ones(x.shape[0], x.shape[2], x.shape[3], dtype=torch.long))
+            return {"pred_logits": out.logits, "pred_boxes": out.pred_boxes}
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = os.path.join(tmp, "model.safetensors")
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, checkpoint)
+            reference = os.path.join(tmp, "reference.safetensors")
+            write_reference(run, reference)
+            self.convert_and_compare(checkpoint, reference, tmp)
 
 
 if __name__ == "__main__":
