@@ -66,6 +66,56 @@ def peak_memory_growth(fn):
         return None
 
 
+def detr_rows(rows):
+    """DETR-R50 from facebookresearch/detr's own modules (a checkout named by DETR_REPO, e.g. from
+    `git clone https://github.com/facebookresearch/detr`), as loupe-bench's DETRWorkloads: random
+    weights (the ResNet built with weights=None and FrozenBatchNorm2d, as detr's Backbone does),
+    forward under no_grad at 800x800 and 512x512, and forward plus the gradient of the logits' and
+    boxes' sum with respect to the input at 512x512 (a NestedTensor with an all-False mask keeps
+    the input on the tape)."""
+    names = ["detr-r50 800x800 fwd b1", "detr-r50 512x512 fwd b1", "detr-r50 512x512 fwd+bwd input b1"]
+    if not any(wanted(n) for n in names):
+        return
+    root = os.environ.get("DETR_REPO")
+    if not root or not os.path.isdir(os.path.join(root, "models")):
+        print("DETR_REPO (a facebookresearch/detr checkout) not set: DETR rows skipped", file=sys.stderr)
+        return
+    sys.path.insert(0, root)
+    import torchvision
+    from models.backbone import BackboneBase, FrozenBatchNorm2d, Joiner
+    from models.detr import DETR
+    from models.position_encoding import PositionEmbeddingSine
+    from models.transformer import Transformer
+    from util.misc import NestedTensor
+    torch.manual_seed(800)
+    resnet = torchvision.models.resnet50(weights=None, replace_stride_with_dilation=[False, False, False],
+                                         norm_layer=FrozenBatchNorm2d)
+    joiner = Joiner(BackboneBase(resnet, False, 2048, False), PositionEmbeddingSine(128, normalize=True))
+    joiner.num_channels = 2048
+    transformer = Transformer(d_model=256, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
+                              dropout=0.0, normalize_before=False, return_intermediate_dec=True)
+    model = DETR(joiner, transformer, num_classes=91, num_queries=100, aux_loss=True).eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(512)
+
+    def sample(size, grad=False):
+        x = torch.randn(1, 3, size, size, generator=gen).requires_grad_(grad)
+        return x, NestedTensor(x, torch.zeros(1, size, size, dtype=torch.bool))
+
+    for name, size in ((names[0], 800), (names[1], 512)):
+        if wanted(name):
+            _, samples = sample(size)
+            with torch.no_grad():
+                rows[name] = {"value": median_seconds(lambda: model(samples), budget=2.0, min_runs=3) * 1e3, "unit": "ms"}
+    if wanted(names[2]):
+        x, samples = sample(512, grad=True)
+
+        def step():
+            out = model(samples)
+            (out["pred_logits"].sum() + out["pred_boxes"].sum()).backward()
+            x.grad = None
+        rows[names[2]] = {"value": median_seconds(step, budget=2.0, min_runs=3) * 1e3, "unit": "ms"}
+
+
 def network_rows(rows):
     """Whole networks with random weights (timm ViTs, torchvision ResNet-50), as loupe-bench's
     NetworkWorkloads: forward under no_grad; fwd+bwd takes the gradient of the logits' sum with
@@ -356,6 +406,7 @@ def main():
             rows["train_inverse vit-fmnist 512 images 1 epoch"] = {"value": s * 1e3, "unit": "ms"}
 
     network_rows(rows)
+    detr_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}

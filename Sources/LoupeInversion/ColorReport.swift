@@ -77,7 +77,7 @@ public func colorReport(_ model: Module, _ chain: InverseChain, images: Tensor, 
         defer { bar.finish() }
         for change in changes {
             let perturbed = try Recolor.recolor(images, change, mask: mask)
-            let captured = try capture(model, try normalization.apply(perturbed), layers)
+            let captured = try representations(model, try normalization.apply(perturbed), layers).activations
             for layer in layers {
                 try Interrupt.checkpoint("color_report")
                 let reconstruction = try chain.reconstruct(captured, from: layer).clamped(min: 0, max: 1)

@@ -19,19 +19,35 @@ public enum InverseLayout: Equatable, Sendable {
     case stages(Int)
 }
 
-/// What an inverse chain is made of: stages mapping the activation at `from` to the
-/// representation at `to` (a capture path of the source model, or `pixels`: the image in
-/// [0, 1]), and the source model's configuration. Architecture-neutral: a DETR chain lists its
-/// own paths and module kinds.
+/// The model an inverse chain inverts: a ViT, or a DETR with the image size its inverse
+/// reconstructs.
+public enum InverseSource: Equatable, Sendable {
+    case vit(ViTConfig)
+    case detr(DETRConfig, height: Int, width: Int)
+
+    /// The source model's architecture name (`vit`, `detr`).
+    public var architecture: String {
+        switch self {
+        case .vit: return VisionTransformer.architectureName
+        case .detr: return DETR.architectureName
+        }
+    }
+}
+
+/// What an inverse chain is made of: stages mapping the representation at `from` to the
+/// representation at `to` (a capture path of the source model; `pixels`, the image in [0, 1];
+/// or DETR's `predictions`), the source model and its input normalisation.
 public struct InverseChainConfig: Codable, Equatable, Sendable {
     public struct Stage: Codable, Equatable, Sendable {
         public var from: String
         public var to: String
-        /// `analytic`, `linear`, `enhanced` (patch inverses) or `blocks`.
+        /// ViT: `analytic`, `linear`, `enhanced` (patch inverses) or `blocks`. DETR: `backbone`,
+        /// `encoder`, `decoder` or `predictor`.
         public var kind: String
-        /// Blocks of a `blocks` module.
+        /// Blocks or layers of a `blocks`, `encoder` or `decoder` module.
         public var depth: Int?
-        /// Stage widths of an `enhanced` patch inverse.
+        /// Stage widths of an `enhanced` patch inverse or a `backbone` inverse; hidden widths of a
+        /// `predictor`.
         public var widths: [Int]?
 
         public init(from: String, to: String, kind: String, depth: Int? = nil, widths: [Int]? = nil) {
@@ -44,17 +60,63 @@ public struct InverseChainConfig: Codable, Equatable, Sendable {
     }
 
     public var stages: [Stage]
-    /// The source model's architecture name (`vit`) and configuration.
-    public var sourceArchitecture: String
-    public var source: ViTConfig
+    public var source: InverseSource
     /// The source model's input normalisation.
     public var normalization: Normalization
 
-    public init(stages: [Stage], source: ViTConfig, normalization: Normalization, sourceArchitecture: String = "vit") {
+    public init(stages: [Stage], source: InverseSource, normalization: Normalization) {
         self.stages = stages
         self.source = source
         self.normalization = normalization
-        self.sourceArchitecture = sourceArchitecture
+    }
+
+    public init(stages: [Stage], source: ViTConfig, normalization: Normalization) {
+        self.init(stages: stages, source: .vit(source), normalization: normalization)
+    }
+
+    /// The source model's architecture name (`vit`, `detr`).
+    public var sourceArchitecture: String { source.architecture }
+
+    /// The ViT configuration of a ViT chain.
+    func vitSource(op: String) throws -> ViTConfig {
+        guard case .vit(let config) = source else { throw LoupeError("\(op): the inverse is for a \(sourceArchitecture), not a ViT") }
+        return config
+    }
+
+    private enum CodingKeys: String, CodingKey { case stages, sourceArchitecture, source, imageSize, normalization }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stages = try c.decode([Stage].self, forKey: .stages)
+        normalization = try c.decode(Normalization.self, forKey: .normalization)
+        let architecture = try c.decodeIfPresent(String.self, forKey: .sourceArchitecture) ?? VisionTransformer.architectureName
+        switch architecture {
+        case VisionTransformer.architectureName:
+            source = .vit(try c.decode(ViTConfig.self, forKey: .source))
+        case DETR.architectureName:
+            let size = try c.decode([Int].self, forKey: .imageSize)
+            guard size.count == 2 else {
+                throw DecodingError.dataCorruptedError(forKey: .imageSize, in: c, debugDescription: "imageSize must be [height, width]")
+            }
+            source = .detr(try c.decode(DETRConfig.self, forKey: .source), height: size[0], width: size[1])
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .sourceArchitecture, in: c,
+                                                   debugDescription: "unknown source architecture '\(architecture)' (vit, detr)")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stages, forKey: .stages)
+        try c.encode(sourceArchitecture, forKey: .sourceArchitecture)
+        switch source {
+        case .vit(let config):
+            try c.encode(config, forKey: .source)
+        case .detr(let config, let height, let width):
+            try c.encode(config, forKey: .source)
+            try c.encode([height, width], forKey: .imageSize)
+        }
+        try c.encode(normalization, forKey: .normalization)
     }
 
     /// The representation name of pixels, the end of every chain.
@@ -90,33 +152,45 @@ public struct InverseChainConfig: Codable, Equatable, Sendable {
         return InverseChainConfig(stages: stages, source: config,
                                   normalization: normalization ?? .identity(channels: config.channels))
     }
+
+    /// The stages of a DETR chain for images `height x width`, deepest first, as Rathjens et al.:
+    /// the inverse predictor (`predictions` -> the last decoder output), the inverse decoder (->
+    /// `transformer.encoder`), the inverse encoder (-> `input_proj`, the backbone embedding) and the
+    /// backbone inverse (-> pixels). Depths default to the model's; normalisation to ImageNet's.
+    public static func detr(_ config: DETRConfig, height: Int, width: Int, encoderDepth: Int? = nil, decoderDepth: Int? = nil,
+                            backboneWidths: [Int]? = nil, predictorWidths: [Int]? = nil,
+                            normalization: Normalization? = nil) throws -> InverseChainConfig {
+        try config.validate()
+        let decoderOutput = "transformer.decoder.layers.\(config.decoderLayers - 1).normed"
+        let layout = DETRInverseLayout(config, height: height, width: width)
+        let stages = [
+            Stage(from: DETR.predictionsPath, to: decoderOutput, kind: "predictor", widths: predictorWidths ?? [512, 256]),
+            Stage(from: decoderOutput, to: "transformer.encoder", kind: "decoder", depth: decoderDepth ?? config.decoderLayers),
+            Stage(from: "transformer.encoder", to: "input_proj", kind: "encoder", depth: encoderDepth ?? config.encoderLayers),
+            Stage(from: "input_proj", to: pixels, kind: "backbone", widths: backboneWidths ?? DETRBackboneInverse.defaultWidths(layout)),
+        ]
+        return InverseChainConfig(stages: stages, source: .detr(config, height: height, width: width),
+                                  normalization: normalization ?? .imageNet)
+    }
 }
 
 /// A chain of inverse modules (`stages.i`) reconstructing images from any captured depth of a
-/// source model. Saved by `saveModel` as architecture `vit-inverse` with its
-/// `InverseChainConfig` as `loupe.config`; `InverseChain.load` rebuilds it.
-public final class InverseChain: Module, Architecture {
-    public static let architectureName = "vit-inverse"
+/// source model. A ViT's chain is saved by `saveModel` as architecture `vit-inverse`, a DETR's
+/// (`DETRInverseChain`) as `detr-inverse`, each with its `InverseChainConfig` as `loupe.config`;
+/// `InverseChain.load` rebuilds either.
+public class InverseChain: Module, Architecture {
+    public class var architectureName: String { "vit-inverse" }
 
     public let config: InverseChainConfig
     public let stageModules: [Module]
     private let container: Sequential
 
     /// A chain with fresh (zero) modules; initialise with `initialize(generator:)` or load weights.
+    /// `make(_:)` gives a DETR's chain its own class.
     public init(_ config: InverseChainConfig) throws {
         guard !config.stages.isEmpty else { throw LoupeError("inverse: a chain needs at least one stage") }
-        try config.source.validate()
         self.config = config
-        let layout = TokenLayout(config.source)
-        stageModules = try config.stages.map { stage -> Module in
-            switch stage.kind {
-            case "analytic": return try AnalyticPatchInverse(layout: layout, positionEmbedsClassToken: config.source.positionEmbedsClassToken)
-            case "linear": return try LinearPatchInverse(layout: layout)
-            case "enhanced": return try EnhancedPatchInverse(layout: layout, widths: stage.widths)
-            case "blocks": return try BlockInverse(config: config.source, depth: stage.depth ?? 1)
-            default: throw LoupeError("inverse: unknown stage kind '\(stage.kind)' (analytic, linear, enhanced, blocks)")
-            }
-        }
+        stageModules = try config.stages.map { try InverseChain.module(for: $0, of: config) }
         for (index, stage) in config.stages.enumerated() where index > 0 {
             guard config.stages[index - 1].to == stage.from else {
                 throw LoupeError("inverse: stage \(index) starts at '\(stage.from)' but the previous one ends at '\(config.stages[index - 1].to)'")
@@ -128,6 +202,43 @@ public final class InverseChain: Module, Architecture {
         container = Sequential(stageModules)
         super.init()
         registerModule("stages", container)
+        if case .detr = config.source, !(self is DETRInverseChain) {
+            throw LoupeError("inverse: a DETR's chain is a DETRInverseChain (InverseChain.make builds the right one)")
+        }
+    }
+
+    /// A chain of the class for `config`'s source: `DETRInverseChain` for a DETR.
+    public static func make(_ config: InverseChainConfig) throws -> InverseChain {
+        if case .detr = config.source { return try DETRInverseChain(config) }
+        return try InverseChain(config)
+    }
+
+    /// The inverse module of one stage.
+    static func module(for stage: InverseChainConfig.Stage, of config: InverseChainConfig) throws -> Module {
+        switch config.source {
+        case .vit(let vit):
+            try vit.validate()
+            let layout = TokenLayout(vit)
+            switch stage.kind {
+            case "analytic": return try AnalyticPatchInverse(layout: layout, positionEmbedsClassToken: vit.positionEmbedsClassToken)
+            case "linear": return try LinearPatchInverse(layout: layout)
+            case "enhanced": return try EnhancedPatchInverse(layout: layout, widths: stage.widths)
+            case "blocks": return try BlockInverse(config: vit, depth: stage.depth ?? 1)
+            default: throw LoupeError("inverse: unknown stage kind '\(stage.kind)' for a ViT (analytic, linear, enhanced, blocks)")
+            }
+        case .detr(let detr, let height, let width):
+            try detr.validate()
+            let layout = DETRInverseLayout(detr, height: height, width: width)
+            switch stage.kind {
+            case "backbone": return try DETRBackboneInverse(layout: layout, widths: stage.widths)
+            case "encoder": return try DETREncoderInverse(layout: layout, heads: detr.heads, ffn: detr.ffn, depth: stage.depth ?? detr.encoderLayers)
+            case "decoder":
+                return try DETRDecoderInverse(layout: layout, queries: detr.queries, heads: detr.heads, ffn: detr.ffn,
+                                              depth: stage.depth ?? detr.decoderLayers)
+            case "predictor": return try DETRPredictorInverse(classes: detr.classes, dim: detr.dim, hidden: stage.widths)
+            default: throw LoupeError("inverse: unknown stage kind '\(stage.kind)' for a DETR (backbone, encoder, decoder, predictor)")
+            }
+        }
     }
 
     /// A ViT chain with random initial weights (the analytic patch inverse computed from `model`).
@@ -199,8 +310,8 @@ public final class InverseChain: Module, Architecture {
         try encodeConfiguration(config)
     }
 
-    public static func build(configurationJSON: String) throws -> Module {
-        try InverseChain(try decodeConfiguration(InverseChainConfig.self, configurationJSON, architecture: architectureName))
+    public class func build(configurationJSON: String) throws -> Module {
+        try make(try decodeConfiguration(InverseChainConfig.self, configurationJSON, architecture: architectureName))
     }
 
     /// Saves the chain (weights and buffers, with its configuration as metadata).
@@ -210,15 +321,33 @@ public final class InverseChain: Module, Architecture {
 
     /// Loads a chain saved by `save(to:)`.
     public static func load(_ path: String) throws -> InverseChain {
-        try load(path, architectures: try ArchitectureCatalog([InverseChain.self], owner: "LoupeInversion"))
+        try load(path, architectures: try ArchitectureCatalog(InverseChain.architectures, owner: "LoupeInversion"))
     }
 
+    /// The architectures of inverse chains, for a catalog.
+    public static let architectures: [any Architecture.Type] = [InverseChain.self, DETRInverseChain.self]
+
     /// Loads a chain saved by `save(to:)`, rebuilt through `architectures` (which must hold
-    /// `InverseChain`).
+    /// `InverseChain.architectures`).
     public static func load(_ path: String, architectures: ArchitectureCatalog) throws -> InverseChain {
         guard let chain = try loadModel(path, architectures: architectures) as? InverseChain else {
-            throw LoupeError("load_inverse: '\(path)' is not an inverse chain (architecture \(architectureName))")
+            throw LoupeError("load_inverse: '\(path)' is not an inverse chain (architecture vit-inverse or detr-inverse)")
         }
         return chain
     }
+}
+
+/// A DETR's inverse chain (see `InverseChainConfig.detr`), saved as architecture `detr-inverse`.
+public final class DETRInverseChain: InverseChain {
+    public override class var architectureName: String { "detr-inverse" }
+
+    /// A DETR chain for `model` and images `height x width` with random initial weights.
+    public convenience init(model: DETR, height: Int, width: Int, encoderDepth: Int? = nil, decoderDepth: Int? = nil,
+                            normalization: Normalization? = nil, generator: inout RandomGenerator) throws {
+        try self.init(try InverseChainConfig.detr(model.config, height: height, width: width, encoderDepth: encoderDepth,
+                                                  decoderDepth: decoderDepth, normalization: normalization))
+        try initialize(generator: &generator)
+    }
+
+    public override var typeName: String { "DETRInverseChain" }
 }

@@ -150,7 +150,7 @@ public final class EnhancedPatchInverse: Module {
         var stages: [Module] = []
         var inChannels = layout.dim
         for (index, width) in widths.enumerated() {
-            stages.append(try UpsampleStage(inChannels, width, normalized: index < widths.count - 1))
+            stages.append(try InverseUpsampleStage(inChannels, width, normalized: index < widths.count - 1))
             inChannels = width
         }
         layers = Sequential(stages)
@@ -163,27 +163,34 @@ public final class EnhancedPatchInverse: Module {
     public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
         try context.apply(layers, try layout.featureMap(input, op: "EnhancedPatchInverse")).sigmoid()
     }
+}
 
-    /// `conv` (k = 2, s = 2), then `bn` and ReLU unless it is the last stage.
-    final class UpsampleStage: Module {
-        let conv: ConvTranspose2d
-        let bn: BatchNorm2d?
+/// One upsampling stage of the convolutional inverses: `conv` (a transposed convolution with
+/// stride 2), then `bn` and ReLU unless it is the last stage of its decoder.
+final class InverseUpsampleStage: Module {
+    let conv: ConvTranspose2d
+    let bn: BatchNorm2d?
 
-        init(_ inChannels: Int, _ outChannels: Int, normalized: Bool) throws {
-            conv = try ConvTranspose2d(inChannels, outChannels, kernel: 2, stride: 2)
-            bn = normalized ? try BatchNorm2d(outChannels) : nil
-            super.init()
-            registerModule("conv", conv)
-            if let bn { registerModule("bn", bn) }
+    /// The output is exactly twice the input: kernel 2 without padding (no overlap between input
+    /// cells) or kernel 3 with padding 1 (output padding 1; neighbouring cells overlap).
+    init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 2, padding: Int = 0, normalized: Bool) throws {
+        let outputPadding = 2 - (kernel - 2 * padding)
+        guard outputPadding == 0 || outputPadding == 1 else {
+            throw LoupeError("UpsampleStage: kernel \(kernel) with padding \(padding) does not double the size")
         }
+        conv = try ConvTranspose2d(inChannels, outChannels, kernel: kernel, stride: 2, padding: padding, outputPadding: outputPadding)
+        bn = normalized ? try BatchNorm2d(outChannels) : nil
+        super.init()
+        registerModule("conv", conv)
+        if let bn { registerModule("bn", bn) }
+    }
 
-        override var typeName: String { "UpsampleStage" }
+    override var typeName: String { "UpsampleStage" }
 
-        override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
-            let x = try context.apply(conv, input)
-            guard let bn else { return x }
-            return try context.apply(bn, x).relu()
-        }
+    override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
+        let x = try context.apply(conv, input)
+        guard let bn else { return x }
+        return try context.apply(bn, x).relu()
     }
 }
 
@@ -212,7 +219,8 @@ public final class BlockInverse: Module {
 
 /// Initial weights of inverse modules: linear layers truncated normal (std 0.02) with zero bias
 /// as timm's ViT, layer and batch norms at identity, transposed convolutions uniform in
-/// `±1 / sqrt(out k k)` (torch's default for `ConvTranspose2d`).
+/// `±1 / sqrt(out k k)` (torch's default for `ConvTranspose2d`), embeddings standard normal
+/// (torch's default for `nn.Embedding`).
 public enum InverseInitialization {
     public static func initialize(_ module: Module, generator: inout RandomGenerator) throws {
         func set(_ parameter: Parameter, _ value: Tensor) { parameter.value = value }
@@ -228,6 +236,8 @@ public enum InverseInitialization {
                 }
                 set(linear.weight, try Tensor(shape: linear.weight.shape, scalars: values))
                 if let bias = linear.bias { set(bias, try Tensor.zeros(bias.shape)) }
+            case let embedding as Embedding:
+                set(embedding.weight, try Tensor.normal(embedding.weight.shape, generator: &generator))
             case let norm as LayerNorm:
                 set(norm.weight, try Tensor.ones(norm.weight.shape))
                 set(norm.bias, try Tensor.zeros(norm.bias.shape))

@@ -32,9 +32,20 @@ public struct InverseTrainingResult {
     public var history: [(stage: String, losses: [Float])]
 }
 
-/// Captures `paths` of the frozen `model` on `images` (`[N, C, H, W]` in [0, 1]), batch by
-/// batch without gradients, each path written straight into one `[N, ...]` tensor (no second
-/// copy of the activations is ever held).
+/// The activations of `model` on the (normalised) input `x` at `paths` and its output. Besides
+/// capture paths, a DETR gives its `predictions` (see `DETR.predictions(from:)`).
+public func representations(_ model: Module, _ x: Tensor, _ paths: [String]) throws -> (activations: [String: Tensor], output: ModuleValue) {
+    let wantsPredictions = paths.contains(DETR.predictionsPath) && model is DETR
+    let captured = paths.filter { !(wantsPredictions && $0 == DETR.predictionsPath) }
+    let inputName = model.inputSignature.first?.name ?? "x"
+    var (output, activations) = try trace(model, inputs: ModuleInputs([(inputName, .tensor(x))]), capture: captured)
+    if wantsPredictions { activations[DETR.predictionsPath] = try DETR.predictions(from: output) }
+    return (activations, output)
+}
+
+/// Captures `paths` of the frozen `model` on `images` (`[N, C, H, W]` in [0, 1]; a DETR's
+/// `predictions` too), batch by batch without gradients, each path written straight into one
+/// `[N, ...]` tensor (no second copy of the activations is ever held).
 public func captureActivations(_ model: Module, images: Tensor, paths: [String], normalization: Normalization?,
                                batchSize: Int = 128) throws -> [String: Tensor] {
     guard images.rank == 4, images.shape[0] > 0 else {
@@ -51,7 +62,7 @@ public func captureActivations(_ model: Module, images: Tensor, paths: [String],
             try Interrupt.checkpoint("capture")
             let end = min(start + max(batchSize, 1), count)
             let batch = try images.sliced(axis: 0, start: start, end: end)
-            let captured = try capture(model, try normalization?.apply(batch) ?? batch, paths)
+            let captured = try representations(model, try normalization?.apply(batch) ?? batch, paths).activations
             for path in paths {
                 guard let value = captured[path], value.rank >= 1, value.shape[0] == end - start else {
                     throw LoupeError("capture: the activation at '\(path)' does not keep the batch axis of \(end - start) images")
@@ -88,13 +99,43 @@ public func trainInverse(_ model: VisionTransformer, images: Tensor,
           Array(images.shape.dropFirst()) == [model.config.channels, model.config.imageSize, model.config.imageSize] else {
         throw LoupeError("train_inverse: images must be [N, \(model.config.channels), \(model.config.imageSize), \(model.config.imageSize)] for this model, got \(describe(shape: images.shape))")
     }
-    guard options.epochs >= 1, options.batchSize >= 1, options.learningRate > 0 else {
-        throw LoupeError("train_inverse: epochs (\(options.epochs)) and batch (\(options.batchSize)) must be positive, lr (\(options.learningRate)) positive")
-    }
+    try checkTrainingOptions(options)
     var generator = RandomGenerator(seed: options.seed)
     let normalization = options.normalization ?? .identity(channels: model.config.channels)
     let chain = try InverseChain(model: model, layout: options.layout, patch: options.patch,
                                  normalization: normalization, generator: &generator)
+    return try trainChain(chain, of: model, images: images, options: options, generator: &generator)
+}
+
+/// Trains an inverse chain for the DETR `model` on `images` (`[N, C, H, W]` in [0, 1], all one
+/// size; see `InverseChainConfig.detr`) as `trainInverse` does for a ViT: activations captured
+/// once from the frozen model (normalised with ImageNet's statistics unless
+/// `options.normalization` says otherwise), then each module trained alone on MSE against the
+/// representation one stage earlier, the backbone inverse on image-level MSE. Inverse encoder
+/// and decoder depths default to the model's.
+public func trainInverse(_ model: DETR, images: Tensor, options: InverseTrainingOptions = InverseTrainingOptions(),
+                         encoderDepth: Int? = nil, decoderDepth: Int? = nil) throws -> InverseTrainingResult {
+    guard images.rank == 4, images.shape[0] > 0, images.shape[1] == model.config.channels, images.shape[2] > 0, images.shape[3] > 0 else {
+        throw LoupeError("train_inverse: images must be [N, \(model.config.channels), H, W] for this DETR, got \(describe(shape: images.shape))")
+    }
+    try checkTrainingOptions(options)
+    var generator = RandomGenerator(seed: options.seed)
+    let chain = try DETRInverseChain(model: model, height: images.shape[2], width: images.shape[3], encoderDepth: encoderDepth,
+                                     decoderDepth: decoderDepth, normalization: options.normalization, generator: &generator)
+    return try trainChain(chain, of: model, images: images, options: options, generator: &generator)
+}
+
+func checkTrainingOptions(_ options: InverseTrainingOptions) throws {
+    guard options.epochs >= 1, options.batchSize >= 1, options.learningRate > 0 else {
+        throw LoupeError("train_inverse: epochs (\(options.epochs)) and batch (\(options.batchSize)) must be positive, lr (\(options.learningRate)) positive")
+    }
+}
+
+/// Captures the representations at every stage boundary of `chain` from the frozen `model` and
+/// trains the chain's learned modules (see `trainInverse`).
+func trainChain(_ chain: InverseChain, of model: Module, images: Tensor, options: InverseTrainingOptions,
+                generator: inout RandomGenerator) throws -> InverseTrainingResult {
+    let normalization = chain.config.normalization
     let stages = chain.config.stages
     let paths = Array(Set(stages.flatMap { [$0.from, $0.to] }).subtracting([InverseChainConfig.pixels])).sorted()
     let activations = try captureActivations(model, images: images, paths: paths, normalization: normalization,

@@ -12,8 +12,10 @@ public struct LayerReportRow: Sendable {
     public var ssim: Float
     /// Cosine similarity of the layer's activation on the reconstruction and on the original.
     public var reencodingCosine: Float
-    /// Fraction of images whose top-1 prediction is the same for reconstruction and original.
-    public var top1Agreement: Float
+    /// Agreement of the model's predictions on reconstruction and original: for a classifier the
+    /// fraction of images with the same top-1 class, for a DETR the fraction of the original's
+    /// detections found again (see `LayerReport.agreementName`).
+    public var agreement: Float
 }
 
 /// The rows of `layerReport` and the picture grid (originals in the first row, one row of
@@ -23,14 +25,17 @@ public struct LayerReport {
     public var grid: Tensor
     /// Reconstructions by layer, `[B, C, H, W]` in [0, 1].
     public var reconstructions: [String: Tensor]
+    /// What `agreement` measures: `top-1` (a classifier) or `detections` (a DETR: the original's
+    /// detections scoring 0.5 or more found again with the same class at IoU 0.5 or more).
+    public var agreementName: String
 
     /// The rows as an aligned text table.
     public var table: String {
-        var lines = [ReportTable.row(["layer", "MSE", "PSNR", "SSIM", "re-enc cos", "top-1"], widths: widths)]
+        var lines = [ReportTable.row(["layer", "MSE", "PSNR", "SSIM", "re-enc cos", agreementName == "top-1" ? "top-1" : "detect"], widths: widths)]
         for row in rows {
             lines.append(ReportTable.row([row.layer, ReportTable.number(row.mse, 6), ReportTable.number(row.psnr, 2),
                                           ReportTable.number(row.ssim, 4), ReportTable.number(row.reencodingCosine, 4),
-                                          ReportTable.number(row.top1Agreement, 3)], widths: widths))
+                                          ReportTable.number(row.agreement, 3)], widths: widths))
         }
         return lines.joined(separator: "\n")
     }
@@ -56,8 +61,8 @@ enum ReportTable {
 
 /// Reconstructs `images` (`[B, C, H, W]` in [0, 1]) from each of `layers` of `model` (default:
 /// every start of the chain, deepest first) with `chain`, and measures MSE, PSNR, SSIM (on the
-/// reconstruction clamped to [0, 1]), re-encoding cosine and top-1 agreement of the model's
-/// predictions. The model input is normalised with the chain's normalisation.
+/// reconstruction clamped to [0, 1]), re-encoding cosine and the agreement of the model's
+/// predictions (top-1 class, or a DETR's detections). The model input is normalised with the chain's normalisation.
 public func layerReport(_ model: Module, _ chain: InverseChain, images: Tensor, layers: [String]? = nil) throws -> LayerReport {
     guard images.rank == 4, images.shape[0] > 0 else {
         throw LoupeError("layer_report: images must be [B, C, H, W], got \(describe(shape: images.shape))")
@@ -69,8 +74,8 @@ public func layerReport(_ model: Module, _ chain: InverseChain, images: Tensor, 
         let wasTraining = model.training
         model.setTraining(false)
         defer { model.setTraining(wasTraining) }
-        let original = try trace(model, try normalization.apply(images), capture: layers)
-        let predictions = try original.output.argmax(axis: -1).scalars
+        let original = try representations(model, try normalization.apply(images), layers)
+        let height = images.shape[2], width = images.shape[3]
         var rows: [LayerReportRow] = []
         var reconstructions: [String: Tensor] = [:]
         var tiles = [images]
@@ -81,20 +86,24 @@ public func layerReport(_ model: Module, _ chain: InverseChain, images: Tensor, 
             let reconstruction = try chain.reconstruct(original.activations, from: layer).clamped(min: 0, max: 1)
             reconstructions[layer] = reconstruction
             tiles.append(reconstruction)
-            let again = try trace(model, try normalization.apply(reconstruction), capture: [layer])
-            let agreement = zip(try again.output.argmax(axis: -1).scalars, predictions).filter { $0 == $1 }.count
-            let side = min(images.shape[2], images.shape[3])
+            let again = try representations(model, try normalization.apply(reconstruction), [layer])
+            let side = min(height, width)
             let ssim = side >= 11 ? try ImageMetrics.ssim(reconstruction, images).mean().item() : .nan
+            guard let before = original.activations[layer], let after = again.activations[layer] else {
+                throw LoupeError("layer_report: the model gave no activation at '\(layer)'")
+            }
             rows.append(LayerReportRow(
                 layer: layer,
                 mse: try ImageMetrics.mse(reconstruction, images).mean().item(),
                 psnr: try ImageMetrics.psnr(reconstruction, images).mean().item(),
                 ssim: ssim,
-                reencodingCosine: try ImageMetrics.cosineSimilarity(again.activations[layer]!, original.activations[layer]!).mean().item(),
-                top1Agreement: Float(agreement) / Float(images.shape[0])))
+                reencodingCosine: try ImageMetrics.cosineSimilarity(after, before).mean().item(),
+                agreement: try PredictionAgreement.fraction(model, original: original.output, reconstructed: again.output,
+                                                            height: height, width: width)))
             bar.update(index + 1)
         }
         let grid = try Images.grid(tiles, columns: images.shape[0], padding: 2)
-        return LayerReport(rows: rows, grid: grid, reconstructions: reconstructions)
+        return LayerReport(rows: rows, grid: grid, reconstructions: reconstructions,
+                           agreementName: model is DETR ? "detections" : "top-1")
     }
 }

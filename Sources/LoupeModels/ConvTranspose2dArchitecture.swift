@@ -4,14 +4,19 @@ import LoupeTensor
 // rebuilt (it is in `ArchitectureCatalog.loupeModelsArchitectures`).
 
 extension ConvTranspose2d: Architecture {
-    struct Config: Codable { var inChannels: Int; var outChannels: Int; var kernel: Int; var stride: Int }
+    struct Config: Codable {
+        var inChannels: Int, outChannels: Int, kernel: Int, stride: Int
+        var padding: Int?, outputPadding: Int?
+    }
     public static let architectureName = "conv_transpose2d"
     public func configurationJSON() throws -> String {
         let shape = weight.shape
-        return try encodeConfiguration(Config(inChannels: shape[0], outChannels: shape[1], kernel: shape[2], stride: stride))
+        return try encodeConfiguration(Config(inChannels: shape[0], outChannels: shape[1], kernel: shape[2], stride: stride,
+                                              padding: padding, outputPadding: outputPadding))
     }
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
-        return try ConvTranspose2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride)
+        return try ConvTranspose2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride,
+                                   padding: c.padding ?? 0, outputPadding: c.outputPadding ?? 0)
     }
 }

@@ -76,6 +76,11 @@ public enum Value: @unchecked Sendable {
     indirect case boundMethod(Builtin, Value)
     case handle(ScriptHandle)
 
+    /// A float32 as the number whose text is the float's shortest (0.485, not 0.48500001430511475).
+    public static func number(float value: Float) -> Value {
+        .number(Double("\(value)") ?? Double(value))
+    }
+
     /// The type name used in messages and by `type(x)`.
     public var typeName: String {
         switch self {

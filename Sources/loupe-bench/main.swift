@@ -46,6 +46,7 @@ do {
     try add("sgd momentum step vit-b block (7.1M)") { try CoreWorkloads.sgdStep() }
     try ModelWorkloads.run(add: add)
     try NetworkWorkloads.run(add: add)
+    try DETRWorkloads.run(add: add)
     try InversionWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {

@@ -19,7 +19,7 @@ final class ReportTests: XCTestCase {
         XCTAssertGreaterThan(exact.psnr, 80)
         XCTAssertEqual(exact.ssim, 1, accuracy: 1e-4)
         XCTAssertEqual(exact.reencodingCosine, 1, accuracy: 1e-4)
-        XCTAssertEqual(exact.top1Agreement, 1)
+        XCTAssertEqual(exact.agreement, 1)
         XCTAssertEqual(report.grid.shape, [1, 4 * 18 + 2, 3 * 18 + 2])
         XCTAssertEqual(report.table.split(separator: "\n").count, 4)
         print(report.table)

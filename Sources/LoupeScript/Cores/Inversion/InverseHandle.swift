@@ -25,8 +25,8 @@ public final class InverseHandle: ScriptHandle {
         case "stages": return .list(ListBox(chain.config.stages.map { .string("\($0.from) -> \($0.to)") }))
         case "starts": return .list(ListBox(chain.startPaths.map { .string($0) }))
         case "history": return .record(RecordBox(history.map { ($0.stage, .tensor(Tensor($0.losses))) }))
-        case "mean": return .list(ListBox(chain.config.normalization.mean.map { .number(Double($0)) }))
-        case "std": return .list(ListBox(chain.config.normalization.std.map { .number(Double($0)) }))
+        case "mean": return .list(ListBox(chain.config.normalization.mean.map { .number(float: $0) }))
+        case "std": return .list(ListBox(chain.config.normalization.std.map { .number(float: $0) }))
         default: return nil
         }
     }

@@ -21,9 +21,9 @@ enum InversionBindings {
                 colour decorrelation (default: on for 3-channel images). Progress bar with loss. \
                 Returns {image, losses, loss}.
                 """) { a in try invert(a) },
-        Builtin("train_inverse(m, data, stages: \"blocks\", patch: \"linear\", epochs: 5, batch: 64, lr: 0.001, end_to_end: false, seed: 0, mean: nil, std: nil, schedule: \"cosine\")",
+        Builtin("train_inverse(m, data, stages: \"blocks\", patch: \"linear\", epochs: 5, batch: 64, lr: 0.001, end_to_end: false, seed: 0, mean: nil, std: nil, schedule: \"cosine\", encoder_depth: nil, decoder_depth: nil)",
                 """
-                Trains an inverse chain for the ViT m on images (a tensor [N, C, H, W] in [0, 1] or a \
+                Trains an inverse chain for the ViT or DETR m on images (a tensor [N, C, H, W] in [0, 1] or a \
                 record with `images`, as dataset() returns). `stages`: "blocks" (one inverse block per \
                 block), "sublayers" (one per residual sub-layer), or a number of blocks per inverse \
                 module. `patch`: "analytic" (pseudo-inverse, exact), "linear" (transposed conv) or \
@@ -31,18 +31,28 @@ enum InversionBindings {
                 with Adam on MSE against the activation one stage earlier (image-level MSE for the patch \
                 inverse); `end_to_end: true` trains the chain jointly on pixel MSE. `mean`/`std`: the \
                 model's input normalisation. `schedule`: "cosine" (decay to 0 over each module's steps) \
-                or "constant". Returns an inverse (attributes stages, starts, history).
+                or "constant". For a DETR (images of one size; ImageNet normalisation unless mean/std): \
+                the inverse predictor ("predictions", one-hot class and box per query -> last decoder \
+                output, an MLP), inverse decoder (-> "transformer.encoder"; encoder_depth and \
+                decoder_depth layers, default the model's), inverse encoder (-> "input_proj", the \
+                backbone embedding) and backbone inverse (-> pixels, transposed convolutions); stages \
+                and patch do not apply. Returns an inverse (attributes stages, starts, history).
                 """) { a in try trainInverse(a) },
         Builtin("reconstruct(inv, acts, from)",
                 """
                 Reconstructs images [B, C, H, W] in [0, 1] with the inverse chain from the activation at \
-                path `from` (e.g. "blocks.5", "blocks.5.resid_attn", "tokens"): `acts` is a record from \
-                capture() or the activation tensor itself.
+                path `from` (e.g. "blocks.5", "blocks.5.resid_attn", "tokens"; a DETR's "predictions", \
+                "transformer.decoder.layers.5.normed", "transformer.encoder", "input_proj"): `acts` is a \
+                record from capture() or the activation tensor itself; from "predictions", a DETR's \
+                output record {pred_logits, pred_boxes} will do.
                 """) { a in
             let chain = try inverse(a, "inv").chain
             let path = try a.string("from")
             return .tensor(try GradMode.withoutGrad {
                 switch a["acts"] {
+                case .record(let record) where path == DETR.predictionsPath && record["predictions"] == nil:
+                    let output = try ModelHandle.moduleValue(.record(record), role: "acts")
+                    return try chain.reconstruct(try DETR.predictions(from: output), from: path)
                 case .record(let record):
                     guard let value = record[path], case .tensor(let activation) = value else {
                         throw LoupeError("reconstruct: the record has no activation '\(path)' (keys: \(record.keys.joined(separator: ", ")))")
@@ -128,6 +138,13 @@ enum InversionBindings {
                 original, the fraction of coloured pixels kept and the histogram distance. Returns \
                 {rows, table, images}.
                 """) { a in try colorReport(a) },
+        Builtin("box_mask(boxes, height, width)",
+                """
+                Masks [B, H, W] (1 inside, 0 outside) from boxes [x0, y0, x1, y1] in pixels, one entry per \
+                image: a list of detections (records with `box`, as detect returns), a target record \
+                {boxes} (as dataset("fashion-mnist-scenes") gives), or a tensor [n, 4]. For color_report's \
+                mask: recolour the objects inside their boxes.
+                """) { a in try boxMask(a) },
     ]
 
     // MARK: Argument helpers
@@ -236,9 +253,32 @@ enum InversionBindings {
     }
 
     static func trainInverse(_ a: Arguments) throws -> Value {
-        let model = try vit(a, "m")
+        let module = try model(a, "m")
         let data = try images(a, "data")
         var options = InverseTrainingOptions()
+        options.epochs = try a.int("epochs")
+        options.batchSize = try a.int("batch")
+        options.learningRate = try a.number("lr")
+        options.endToEnd = try a.bool("end_to_end")
+        let seed = try a.int("seed")
+        guard seed >= 0 else { throw a.error("seed", "train_inverse: seed must be non-negative, got \(seed)") }
+        options.seed = UInt64(seed)
+        options.cosineSchedule = try a.choice("schedule", ["cosine", "constant"]) == "cosine"
+        let interpreter = a.interpreter, position = interpreter.builtinCallPos
+        options.onStep = { try interpreter.checkInterrupt(position) }
+        if let detr = module as? DETR {
+            options.normalization = try normalization(a, mean: "mean", std: "std", channels: detr.config.channels)
+            let encoderDepth = try a.optionalInt("encoder_depth"), decoderDepth = try a.optionalInt("decoder_depth")
+            for (name, depth) in [("encoder_depth", encoderDepth), ("decoder_depth", decoderDepth)] {
+                if let depth, depth < 1 { throw a.error(name, "train_inverse: \(name) must be at least 1, got \(depth)") }
+            }
+            let result = try LoupeInversion.trainInverse(detr, images: data, options: options, encoderDepth: encoderDepth,
+                                                         decoderDepth: decoderDepth)
+            return .handle(InverseHandle(result.chain, history: result.history))
+        }
+        guard let model = module as? VisionTransformer else {
+            throw a.error("m", "train_inverse: argument 'm' must be a ViT or a DETR, got \(module.typeName)")
+        }
         switch a["stages"] {
         case .number:
             let size = try a.int("stages")
@@ -248,19 +288,73 @@ enum InversionBindings {
             options.layout = try a.choice("stages", ["blocks", "sublayers"]) == "blocks" ? .blocks : .sublayers
         }
         options.patch = PatchInverseKind(rawValue: try a.choice("patch", PatchInverseKind.allCases.map(\.rawValue)))!
-        options.epochs = try a.int("epochs")
-        options.batchSize = try a.int("batch")
-        options.learningRate = try a.number("lr")
-        options.endToEnd = try a.bool("end_to_end")
-        let seed = try a.int("seed")
-        guard seed >= 0 else { throw a.error("seed", "train_inverse: seed must be non-negative, got \(seed)") }
-        options.seed = UInt64(seed)
         options.normalization = try normalization(a, mean: "mean", std: "std", channels: model.config.channels)
-        options.cosineSchedule = try a.choice("schedule", ["cosine", "constant"]) == "cosine"
-        let interpreter = a.interpreter, position = interpreter.builtinCallPos
-        options.onStep = { try interpreter.checkInterrupt(position) }
         let result = try LoupeInversion.trainInverse(model, images: data, options: options)
         return .handle(InverseHandle(result.chain, history: result.history))
+    }
+
+    static func boxMask(_ a: Arguments) throws -> Value {
+        let height = try a.int("height"), width = try a.int("width")
+        guard height >= 1, width >= 1 else { throw a.error("height", "box_mask: height (\(height)) and width (\(width)) must be positive") }
+        let images = try a.list("boxes").items
+        var mask = [Float](repeating: 0, count: images.count * height * width)
+        for (n, item) in images.enumerated() {
+            for box in try boxes(of: item, image: n) {
+                guard box.count == 4, box.allSatisfy({ $0.isFinite }) else {
+                    throw a.error("boxes", "box_mask: image \(n) has a box \(box) that is not four finite numbers [x0, y0, x1, y1]")
+                }
+                let x0 = max(0, Int(box[0].rounded(.down))), x1 = min(width, Int(box[2].rounded(.up)))
+                let y0 = max(0, Int(box[1].rounded(.down))), y1 = min(height, Int(box[3].rounded(.up)))
+                guard x0 < x1, y0 < y1 else { continue }
+                for y in y0..<y1 {
+                    for x in x0..<x1 { mask[(n * height + y) * width + x] = 1 }
+                }
+            }
+        }
+        return .tensor(try Tensor(shape: [images.count, height, width], scalars: mask))
+    }
+
+    /// The boxes of one image: detections, a target record {boxes} or a tensor [n, 4].
+    static func boxes(of item: Value, image n: Int) throws -> [[Float]] {
+        func rows(_ t: Tensor) throws -> [[Float]] {
+            if t.count == 0 { return [] }
+            guard t.rank == 2, t.shape[1] == 4 else {
+                throw LoupeError("box_mask: the boxes of image \(n) must be [n, 4], got \(describe(shape: t.shape))")
+            }
+            let values = t.detached().contiguous().scalars
+            return (0..<t.shape[0]).map { Array(values[($0 * 4)..<($0 * 4 + 4)]) }
+        }
+        switch item {
+        case .tensor(let t): return try rows(t)
+        case .record(let record):
+            guard let given = record["boxes"] else { throw LoupeError("box_mask: the record of image \(n) has no 'boxes'") }
+            if case .tensor(let t) = given { return try rows(t) }
+            return try boxes(of: given, image: n)
+        case .list(let list):
+            return try list.items.map { entry in
+                switch entry {
+                case .record(let detection):
+                    guard let box = detection["box"] else { throw LoupeError("box_mask: a detection of image \(n) has no 'box'") }
+                    return try numbers(box, image: n)
+                default:
+                    return try numbers(entry, image: n)
+                }
+            }
+        default:
+            throw LoupeError("box_mask: image \(n) has a \(item.typeName), not detections, a record {boxes} or a tensor [n, 4]")
+        }
+    }
+
+    static func numbers(_ value: Value, image n: Int) throws -> [Float] {
+        switch value {
+        case .tensor(let t): return t.detached().contiguous().scalars
+        case .list(let list):
+            return try list.items.map { item in
+                guard case .number(let x) = item else { throw LoupeError("box_mask: a box of image \(n) holds a \(item.typeName), not a number") }
+                return Float(x)
+            }
+        default: throw LoupeError("box_mask: a box of image \(n) is a \(value.typeName), not [x0, y0, x1, y1]")
+        }
     }
 
     static func layers(_ a: Arguments, _ name: String) throws -> [String]? {
@@ -284,9 +378,9 @@ enum InversionBindings {
         }
         let rows: [Value] = report.rows.map { row in
             .record(RecordBox([
-                ("layer", .string(row.layer)), ("mse", .number(Double(row.mse))), ("psnr", .number(Double(row.psnr))),
-                ("ssim", .number(Double(row.ssim))), ("reencoding", .number(Double(row.reencodingCosine))),
-                ("top1", .number(Double(row.top1Agreement))),
+                ("layer", .string(row.layer)), ("mse", .number(float: row.mse)), ("psnr", .number(float: row.psnr)),
+                ("ssim", .number(float: row.ssim)), ("reencoding", .number(float: row.reencodingCosine)),
+                (report.agreementName == "top-1" ? "top1" : "detections", .number(float: row.agreement)),
             ]))
         }
         return .record(RecordBox([
@@ -313,9 +407,9 @@ enum InversionBindings {
                                                     mask: try a.optionalTensor("mask")?.detached(), layers: try layers(a, "layers"))
         let rows: [Value] = report.rows.map { row in
             .record(RecordBox([
-                ("change", .string(row.change)), ("layer", .string(row.layer)), ("hue_error", .number(Double(row.hueError))),
-                ("hue_error_original", .number(Double(row.hueErrorToOriginal))),
-                ("colored", .number(Double(row.coloredFraction))), ("histogram", .number(Double(row.histogramDistance))),
+                ("change", .string(row.change)), ("layer", .string(row.layer)), ("hue_error", .number(float: row.hueError)),
+                ("hue_error_original", .number(float: row.hueErrorToOriginal)),
+                ("colored", .number(float: row.coloredFraction)), ("histogram", .number(float: row.histogramDistance)),
             ]))
         }
         return .record(RecordBox([

@@ -80,8 +80,8 @@ enum DetectionBindings {
             let lists: [Value] = found.map { detections in
                 .list(ListBox(detections.map { d in
                     let name: Value = handle.classNames.flatMap { d.label < $0.count ? .string($0[d.label]) : nil } ?? .null
-                    return .record(RecordBox([("label", .number(Double(d.label))), ("name", name), ("score", .number(Double(d.score))),
-                                              ("box", .list(ListBox(d.box.map { .number(Double($0)) })))]))
+                    return .record(RecordBox([("label", .number(Double(d.label))), ("name", name), ("score", .number(float: d.score)),
+                                              ("box", .list(ListBox(d.box.map { .number(float: $0) })))]))
                 }))
             }
             return single ? lists[0] : .list(ListBox(lists))

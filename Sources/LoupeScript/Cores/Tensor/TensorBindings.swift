@@ -68,13 +68,13 @@ public enum TensorBindings {
         method("detach(x)", "The same values without gradient history.") { a in try a.tensor("x").detached() },
         method("contiguous(x)", "A contiguous copy of a view (same values).") { a in try a.tensor("x").contiguous() },
         method("requires_grad(x)", "A copy of x that records operations for gradients (a leaf).") { a in try a.tensor("x").detached().requiringGrad() },
-        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in let v = try a.tensor("x").item(); return .number(Double("\(v)") ?? Double(v)) },
+        Builtin("item(x)", methodOf: "tensor", "The single value of a one-element tensor as a number.") { a in .number(float: try a.tensor("x").item()) },
         Builtin("tolist(x)", methodOf: "tensor", "The values of a tensor as (nested) lists of numbers.") { a in
             let t = try a.tensor("x")
             guard t.count <= 1_000_000 else { throw LoupeError("tolist: tensor of shape \(describe(shape: t.shape)) is too large for a list") }
             let s = t.scalars
             func build(_ depth: Int, _ offset: Int) -> Value {
-                if depth == t.rank { return .number(Double("\(s[offset])") ?? Double(s[offset])) }  // shortest float32 text
+                if depth == t.rank { return .number(float: s[offset]) }  // shortest float32 text
                 let stride = t.shape[(depth + 1)...].reduce(1, *)
                 return .list(ListBox((0..<t.shape[depth]).map { build(depth + 1, offset + $0 * stride) }))
             }
