@@ -20,6 +20,26 @@ enum IOBindings {
         }
     }
 
+    /// `dataset("fashion-mnist-scenes", ...)`: the record {images, targets, classes}.
+    static func scenes(_ a: Arguments, split: FashionMNIST.Split, classes: Value) throws -> RecordBox {
+        let count = try a.optionalInt("count") ?? 1000
+        let size = try a.optionalInt("size") ?? FashionMNISTScenes.defaultSize
+        guard count > 0 else { throw a.error("count", "dataset: argument 'count' must be positive, got \(count)") }
+        let sizes = FashionMNISTScenes.sizes
+        guard sizes.contains(size) else {
+            throw a.error("size", "dataset: argument 'size' must be in \(sizes.lowerBound)...\(sizes.upperBound), got \(size)")
+        }
+        guard Double(count) * 3 * Double(size * size) <= Double(TensorBindings.maxElements) else {
+            throw a.error("count", "dataset: \(count) scenes of \(size) x \(size) is too many values (limit \(TensorBindings.maxElements))")
+        }
+        let batch = try FashionMNISTScenes(split: split, size: size).scenes(0..<count)
+        let targets: [Value] = try batch.objects.map { objects in
+            let boxes = try Tensor(shape: [objects.count, 4], scalars: objects.flatMap(\.box.coordinates))
+            return .record(RecordBox([("labels", .list(ListBox(objects.map { .number(Double($0.label)) }))), ("boxes", .tensor(boxes))]))
+        }
+        return RecordBox([("images", .tensor(batch.images)), ("targets", .list(ListBox(targets))), ("classes", classes)])
+    }
+
     static let all: [Builtin] = [
         Builtin("image(path, alpha: false)", "Reads a PNG file as a [C, H, W] tensor in [0, 1] (gray: C = 1, color: C = 3; alpha kept only with alpha: true).") { a in
             let path = try a.string("path")
@@ -58,19 +78,41 @@ enum IOBindings {
             try SafeTensors.write(dict, to: try a.string("path"))
             return .null
         },
-        Builtin("dataset(name, split: \"test\")", "Loads a data set as a record {images, labels, classes}. Available: \"fashion-mnist\" (images [N, 1, 28, 28] in [0, 1], split \"train\" or \"test\").") { a in
+        Builtin("dataset(name, split: \"test\", count: nil, size: nil)",
+                """
+                Loads a data set as a record; split is "train" or "test". "fashion-mnist": {images [N, 1, 28, 28] in \
+                [0, 1], labels [N], classes}. "fashion-mnist-scenes": detection scenes of the split's garments, count \
+                of them (default 1000) of size x size pixels (default 96): 1 to 4 Fashion-MNIST garments per black \
+                canvas, each resized (20 to 48 pixels at size 96), tinted and placed with limited overlap; returns \
+                {images [N, 3, size, size] in [0, 1], targets: one {labels, boxes} per scene (boxes [n, 4] tight \
+                around the visible pixels, x0, y0, x1, y1 in pixels with x1, y1 one past the last column and row), \
+                classes}. Scene i is the same for any count.
+                """) { a in
             let name = try a.string("name")
-            guard name == "fashion-mnist" else { throw a.error("name", "dataset: unknown data set '\(name)' (available: fashion-mnist)") }
+            let names = ["fashion-mnist", "fashion-mnist-scenes"]
+            guard names.contains(name) else {
+                throw a.error("name", "dataset: unknown data set '\(name)' (available: \(names.joined(separator: ", ")))")
+            }
+            let splitName = try a.string("split")
+            guard let split = FashionMNIST.Split(rawValue: splitName) else {
+                throw a.error("split", "dataset: unknown split '\(splitName)' (use \"train\" or \"test\")")
+            }
+            if name == "fashion-mnist" {
+                for option in ["count", "size"] where !a.isNil(option) {
+                    throw a.error(option, "dataset: argument '\(option)' applies only to \"fashion-mnist-scenes\"")
+                }
+            }
             try a.interpreter.checkFileAccess("dataset")
             let set = try FashionMNIST()
-            let split = try a.string("split")
             let examples = try set.load(split)
-            let prefix = split == "train" ? "train" : "t10k"
             for kind in ["images-idx3", "labels-idx1"] {
-                _ = try? a.interpreter.readFile(set.directory + "/\(prefix)-\(kind)-ubyte.gz", op: "dataset")
+                _ = try? a.interpreter.readFile(set.directory + "/\(split.rawValue == "train" ? "train" : "t10k")-\(kind)-ubyte.gz", op: "dataset")
             }
-            return .record(RecordBox([("images", .tensor(examples.images)), ("labels", .tensor(examples.labels)),
-                                      ("classes", .list(ListBox(FashionMNIST.classNames.map { .string($0) })))]))
+            let classes = Value.list(ListBox(FashionMNIST.classNames.map { .string($0) }))
+            guard name == "fashion-mnist-scenes" else {
+                return .record(RecordBox([("images", .tensor(examples.images)), ("labels", .tensor(examples.labels)), ("classes", classes)]))
+            }
+            return .record(try scenes(a, split: split, classes: classes))
         },
         Builtin("grid(images, cols: 8, padding: 2)", "Tiles images (a list of [C, H, W] tensors or one [N, C, H, W] tensor) into one image with cols columns.") { a in
             let cols = try a.int("cols"), padding = try a.int("padding")
