@@ -3,16 +3,19 @@ import LoupeIO
 import LoupeTensor
 
 /// One object found by a detector: its class index, score and box in pixels of the image it was
-/// found in (`x0, y0, x1, y1`, the corners' coordinates; width is `x1 - x0`).
+/// found in (`x0, y0, x1, y1`, the corners' coordinates; width is `x1 - x0`), and for a DETR the
+/// query that found it (to look at where that query attends).
 public struct Detection: Equatable, Sendable {
     public var label: Int
     public var score: Float
     public var box: [Float]
+    public var query: Int?
 
-    public init(label: Int, score: Float, box: [Float]) {
+    public init(label: Int, score: Float, box: [Float], query: Int? = nil) {
         self.label = label
         self.score = score
         self.box = box
+        self.query = query
     }
 }
 
@@ -110,7 +113,8 @@ extension DETR {
                 let p = (n * q + query) * 4
                 let (cx, cy, bw, bh) = (corners[p], corners[p + 1], corners[p + 2], corners[p + 3])
                 found.append(Detection(label: best, score: score,
-                                       box: [(cx - 0.5 * bw) * w, (cy - 0.5 * bh) * h, (cx + 0.5 * bw) * w, (cy + 0.5 * bh) * h]))
+                                       box: [(cx - 0.5 * bw) * w, (cy - 0.5 * bh) * h, (cx + 0.5 * bw) * w, (cy + 0.5 * bh) * h],
+                                       query: query))
             }
             return found.enumerated().sorted { $0.element.score > $1.element.score || ($0.element.score == $1.element.score && $0.offset < $1.offset) }.map(\.element)
         }

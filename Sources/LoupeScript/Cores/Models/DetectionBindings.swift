@@ -40,7 +40,8 @@ enum DetectionBindings {
                 Objects a DETR finds in an image [C, H, W] in [0, 1] (a gray image is repeated to 3 channels): \
                 DETR's evaluation transform (shortest side m.config.eval_size, 800 for DETR-R50, or size; longest at \
                 most eval_max_size; ImageNet normalisation), then the classes' softmax without the no-object class. \
-                Returns the records {label, name, score, box: [x0, y0, x1, y1]} scoring above threshold, best first, \
+                Returns the records {label, name, score, box: [x0, y0, x1, y1], query} scoring above threshold, best \
+                first (query: the index of the DETR query that found it, for its attention maps), \
                 boxes in pixels of the image given; a list of images (any sizes: batched with DETR's padding mask) or \
                 a batch [B, C, H, W] gives a list of such lists.
                 """) { a in
@@ -81,7 +82,8 @@ enum DetectionBindings {
                 .list(ListBox(detections.map { d in
                     let name: Value = handle.classNames.flatMap { d.label < $0.count ? .string($0[d.label]) : nil } ?? .null
                     return .record(RecordBox([("label", .number(Double(d.label))), ("name", name), ("score", .number(float: d.score)),
-                                              ("box", .list(ListBox(d.box.map { .number(float: $0) })))]))
+                                              ("box", .list(ListBox(d.box.map { .number(float: $0) }))),
+                                              ("query", d.query.map { .number(Double($0)) } ?? .null)]))
                 }))
             }
             return single ? lists[0] : .list(ListBox(lists))
