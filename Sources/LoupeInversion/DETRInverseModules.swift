@@ -58,7 +58,7 @@ public struct DETRInverseLayout: Codable, Equatable, Sendable {
 /// `[B, dim, h, w]` upsampled 32 times by five transposed convolutions (kernel 3, stride 2,
 /// padding 1, output padding 1, as inverse-tvm's convolutional decoders; `layers.i.conv`), each but
 /// the last followed by BatchNorm and ReLU (`layers.i.bn`), then a sigmoid, cropped to the image.
-/// Widths default to dim, dim/2, dim/4, dim/8 (at least 16), then the image channels.
+/// Widths default to 2 dim, dim, dim/2, dim/4 (at least 16), then the image channels.
 public final class DETRBackboneInverse: Module {
     public let layout: DETRInverseLayout
     public let widths: [Int]
@@ -66,7 +66,7 @@ public final class DETRBackboneInverse: Module {
 
     /// Default stage widths (the last is the image channels).
     public static func defaultWidths(_ layout: DETRInverseLayout) -> [Int] {
-        (0..<4).map { max(16, layout.dim >> $0) } + [layout.channels]
+        (0..<4).map { max(16, (2 * layout.dim) >> $0) } + [layout.channels]
     }
 
     public init(layout: DETRInverseLayout, widths: [Int]? = nil) throws {
