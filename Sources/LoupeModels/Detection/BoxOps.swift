@@ -93,9 +93,13 @@ public enum BoxOps {
 /// autograd); the arithmetic is `BoxOps`'s, operation for operation, so values agree bitwise
 /// with DETR's float32 box ops.
 public struct BoundingBox: Equatable, Sendable {
+    /// The left edge.
     public var x0: Float
+    /// The top edge.
     public var y0: Float
+    /// The right edge.
     public var x1: Float
+    /// The bottom edge.
     public var y1: Float
 
     /// A box from its corners.

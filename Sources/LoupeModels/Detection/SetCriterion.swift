@@ -50,12 +50,15 @@ public struct DetectionLoss {
 public struct SetCriterion {
     /// The number of object classes (logits have one more: no-object, last).
     public var classes: Int
+    /// Matches each output's queries to the targets.
     public var matcher: HungarianMatcher
     /// The cross-entropy weight of the no-object class (`eos_coef`).
     public var noObjectWeight: Float
-    /// Weights of the three losses in the total (`loss_ce`, `loss_bbox`, `loss_giou`).
+    /// The weight of `loss_ce` in the total (1).
     public var classWeight: Float
+    /// The weight of `loss_bbox` in the total (5).
     public var boxWeight: Float
+    /// The weight of `loss_giou` in the total (2).
     public var giouWeight: Float
 
     /// DETR's defaults: `eos_coef` 0.1, loss weights 1, 5 and 2, and the matcher's costs 1, 5, 2.
