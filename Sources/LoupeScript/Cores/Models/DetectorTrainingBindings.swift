@@ -15,8 +15,8 @@ enum DetectorTrainingBindings {
                 returns. Images get ImageNet normalisation, boxes become normalised (cx, cy, w, h); `flip` mirrors \
                 images and boxes at random. The loss is DETR's SetCriterion (Hungarian matching; cross-entropy with \
                 no-object weight 0.1, L1 and GIoU box losses weighted 1, 5, 2; every decoder layer). AdamW with \
-                `lr` for everything outside the backbone and `backbone_lr` for parameters under backbone. (0: \
-                the backbone is not trained), `weight_decay` on all, gradient norm clipped to `clip` (nil: no \
+                `lr` for everything outside the backbone and `backbone_lr` for the parameters whose path starts \
+                with "backbone." (0: the backbone is not trained), `weight_decay` on all, gradient norm clipped to `clip` (nil: no \
                 clipping), both rates x0.1 every `drop_at` epochs. Shuffling and flips draw from the session's \
                 generator (or `seed`). Shows a progress bar (loss, ETA) on a terminal; Ctrl-C stops it. Returns \
                 {loss, loss_ce, loss_bbox, loss_giou, seconds, lr}: one number per epoch each (loss is the weighted \
