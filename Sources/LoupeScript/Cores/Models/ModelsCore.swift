@@ -7,7 +7,8 @@ import LoupeModels
 struct ModelsCore: ScriptCore {
     let name = "models"
 
-    var builtins: [Builtin] { ModelBindings.all + InterventionBindings.all + TrainBindings.all + DetectionBindings.all }
+    var builtins: [Builtin] { ModelBindings.all + InterventionBindings.all + TrainBindings.all + DetectionBindings.all
+        + DetectorTrainingBindings.all }
 
     var valueTypes: [ValueType] {
         [ValueType("model", "A module tree (a whole model or a submodule); call it on an input with m(x).")]
