@@ -77,13 +77,7 @@ public final class DETRBackboneInverse: Module {
         }
         self.layout = layout
         self.widths = widths
-        var stages: [Module] = []
-        var inChannels = layout.dim
-        for (index, width) in widths.enumerated() {
-            stages.append(try InverseUpsampleStage(inChannels, width, kernel: 3, padding: 1, normalized: index < widths.count - 1))
-            inChannels = width
-        }
-        layers = Sequential(stages)
+        layers = try InverseUpsampleStage.stack(from: layout.dim, widths: widths, kernel: 3, padding: 1)
         super.init()
         registerModule("layers", layers)
     }

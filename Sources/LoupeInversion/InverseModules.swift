@@ -147,13 +147,7 @@ public final class EnhancedPatchInverse: Module {
             throw LoupeError("EnhancedPatchInverse: widths \(widths) need log2(patch \(layout.patchSize)) stages ending at \(layout.channels) channels")
         }
         self.widths = widths
-        var stages: [Module] = []
-        var inChannels = layout.dim
-        for (index, width) in widths.enumerated() {
-            stages.append(try InverseUpsampleStage(inChannels, width, normalized: index < widths.count - 1))
-            inChannels = width
-        }
-        layers = Sequential(stages)
+        layers = try InverseUpsampleStage.stack(from: layout.dim, widths: widths)
         super.init()
         registerModule("layers", layers)
     }
@@ -183,6 +177,17 @@ final class InverseUpsampleStage: Module {
         super.init()
         registerModule("conv", conv)
         if let bn { registerModule("bn", bn) }
+    }
+
+    /// Stages from `channels` through `widths` (BatchNorm and ReLU after all but the last).
+    static func stack(from channels: Int, widths: [Int], kernel: Int = 2, padding: Int = 0) throws -> Sequential {
+        var stages: [Module] = []
+        var inChannels = channels
+        for (index, width) in widths.enumerated() {
+            stages.append(try InverseUpsampleStage(inChannels, width, kernel: kernel, padding: padding, normalized: index < widths.count - 1))
+            inChannels = width
+        }
+        return Sequential(stages)
     }
 
     override var typeName: String { "UpsampleStage" }

@@ -27,7 +27,7 @@ enum PredictionAgreement {
                     var best = -1
                     var bestIoU = detectionIoU
                     for (index, candidate) in given.enumerated() where !used[index] && candidate.label == detection.label {
-                        let overlap = intersectionOverUnion(detection.box, candidate.box)
+                        let overlap = box(detection).intersectionOverUnion(box(candidate)).iou
                         if overlap >= bestIoU { best = index; bestIoU = overlap }
                     }
                     if best >= 0 { used[best] = true; found += 1 }
@@ -50,11 +50,7 @@ enum PredictionAgreement {
                                    sizes: Array(repeating: (height, width), count: batch), threshold: detectionThreshold)
     }
 
-    /// Intersection over union of two boxes `[x0, y0, x1, y1]`.
-    static func intersectionOverUnion(_ a: [Float], _ b: [Float]) -> Float {
-        let width = max(0, min(a[2], b[2]) - max(a[0], b[0])), height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-        let intersection = width * height
-        let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
-        return union > 0 ? intersection / union : 0
+    static func box(_ detection: Detection) -> BoundingBox {
+        BoundingBox(x0: detection.box[0], y0: detection.box[1], x1: detection.box[2], y1: detection.box[3])
     }
 }

@@ -96,15 +96,7 @@ enum DetectorTrainingBindings {
                                               weightDecay: decay, clipNorm: clip, horizontalFlip: try a.bool("flip"),
                                               learningRateDropEpochs: drop, seed: seed)
         let trainer = try DetectorTrainer(model: handle.module, classes: detr.config.classes, options: options)
-        let interpreter = a.interpreter, position = interpreter.builtinCallPos
-        let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"
-        trainer.checkStop = { [unowned trainer] in
-            try interpreter.checkInterrupt(position) {
-                let p = trainer.progress
-                return "at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
-                    + "\(modelName) keeps the weights of step \(p.completedSteps)"
-            }
-        }
+        trainer.checkStop = TrainBindings.stopCheck(a) { [unowned trainer] in trainer.progress }
         trainer.label = try a.string("label")
         if handle.classNames == nil, let classNames, classNames.count == detr.config.classes { handle.classNames = classNames }
         let records = try trainer.fit(data)

@@ -63,16 +63,7 @@ enum TrainBindings {
             schedule: schedule, warmupEpochs: try a.number("warmup"), labelSmoothing: try a.float("label_smoothing"),
             clipNorm: try OptimBindings.clipNorm(a, "clip"), augmentation: try augmentation(a, "augment"), seed: seed)
         let trainer = try Trainer(model: handle.module, options: options)
-        let interpreter = a.interpreter, position = interpreter.builtinCallPos
-        let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"
-        // Ctrl-C says how far training got and what the model now holds.
-        trainer.checkStop = { [unowned trainer] in
-            try interpreter.checkInterrupt(position) {
-                let p = trainer.progress
-                return "at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
-                    + "\(modelName) keeps the weights of step \(p.completedSteps)"
-            }
-        }
+        trainer.checkStop = stopCheck(a) { [unowned trainer] in trainer.progress }
         trainer.label = try a.string("label")
         if let test, try outputClasses(handle.module, test) == nil {
             throw LoupeError("\(name): the model does not return logits [N, classes] for the test images")
@@ -91,6 +82,20 @@ enum TrainBindings {
             ("images_per_second", series(records.map(\.imagesPerSecond))),
             ("lr", series(records.map(\.learningRate))),
         ]))
+    }
+
+    /// The check a trainer runs between steps: Ctrl-C stops it with a message saying how far
+    /// training got and what the model (argument `m`) now holds.
+    static func stopCheck(_ a: Arguments, progress: @escaping () -> TrainingProgress) -> () throws -> Void {
+        let interpreter = a.interpreter, position = interpreter.builtinCallPos
+        let modelName = interpreter.sourceName(at: a.position(of: "m")) ?? "the model"
+        return {
+            try interpreter.checkInterrupt(position) {
+                let p = progress()
+                return "at step \(p.completedSteps) of \(p.stepsPerEpoch) in epoch \(p.epoch) of \(p.epochs); "
+                    + "\(modelName) keeps the weights of step \(p.completedSteps)"
+            }
+        }
     }
 
     /// The number of classes the model predicts for the first test image, or nil when its
