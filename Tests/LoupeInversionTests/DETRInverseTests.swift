@@ -4,6 +4,7 @@ import LoupeInputOptimization
 import LoupeTensor
 import LoupeModels
 import LoupeTestSupport
+import LoupeIO
 
 /// The DETR inverse chain: module shapes and wiring, the padded transposed convolution against a
 /// direct loop, saving, modular training and the layer report with detection agreement.
@@ -158,5 +159,50 @@ final class DETRInverseTests: XCTestCase {
         XCTAssertEqual(try PredictionAgreement.fraction(model, original: original, reconstructed: original, height: 64, width: 64), 1)
         let empty = try output([3], [[0.5, 0.5, 0.1, 0.1]])
         XCTAssertTrue(try PredictionAgreement.fraction(model, original: empty, reconstructed: original, height: 64, width: 64).isNaN)
+    }
+
+    /// Each inverse module against the same module in PyTorch, built and wired as inverse-tvm
+    /// does for DETR from facebookresearch/detr's own transformer layers and position embedding
+    /// (Scripts/fixtures/detr_inverse.py): inverse encoder, inverse decoder, inverse predictor and
+    /// the backbone inverse's transposed convolutions with BatchNorm, on a 3 x 2 grid.
+    func testModulesMatchPyTorch() throws {
+        let file = try SafeTensorsFile(path: Fixtures.directory.appendingPathComponent("detr_inverse.safetensors").path)
+        let tensors = try file.allTensors()
+        func tensor(_ name: String) throws -> Tensor {
+            guard let t = tensors[name] else { throw LoupeError("detr_inverse fixture: no tensor '\(name)'") }
+            return t
+        }
+        func load(_ module: Module, prefix: String) throws {
+            var loaded = 0
+            for (name, parameter) in module.namedState() {
+                guard let value = tensors["weights.\(prefix).\(name)"] else {
+                    if name.hasSuffix("num_batches_tracked") { continue }
+                    throw LoupeError("detr_inverse fixture: no weight for \(prefix).\(name)")
+                }
+                XCTAssertEqual(value.shape, parameter.value.shape, name)
+                parameter.value = value
+                loaded += 1
+            }
+            XCTAssertEqual(loaded, tensors.keys.filter { $0.hasPrefix("weights.\(prefix).") }.count, prefix)
+            module.setTraining(false)
+        }
+        let layout = DETRInverseLayout(height: 96, width: 64, channels: 3, dim: 32)
+        XCTAssertEqual([layout.gridHeight, layout.gridWidth], [3, 2])
+        let encoder = try DETREncoderInverse(layout: layout, heads: 4, ffn: 64, depth: 2)
+        let decoder = try DETRDecoderInverse(layout: layout, queries: 5, heads: 4, ffn: 64, depth: 2)
+        let predictor = try DETRPredictorInverse(classes: 3, dim: 32, hidden: [48, 24])
+        let backbone = try DETRBackboneInverse(layout: layout, widths: [64, 32, 16, 16, 3])
+        try load(encoder, prefix: "encoder")
+        try load(decoder, prefix: "decoder")
+        try load(predictor, prefix: "predictor")
+        try load(backbone, prefix: "backbone")
+        try GradMode.withoutGrad {
+            assertClose(try ForwardContext().run(encoder, try tensor("encoder.input")), try tensor("encoder.output"), rtol: 0, atol: 2e-5, "encoder")
+            assertClose(try ForwardContext().run(decoder, try tensor("decoder.input")), try tensor("decoder.output"), rtol: 0, atol: 2e-5, "decoder")
+            let predictions = try DETR.predictions(from: .record([("pred_logits", .tensor(try tensor("predictor.logits"))),
+                                                                  ("pred_boxes", .tensor(try tensor("predictor.boxes")))]))
+            assertClose(try ForwardContext().run(predictor, predictions), try tensor("predictor.output"), rtol: 0, atol: 2e-5, "predictor")
+            assertClose(try ForwardContext().run(backbone, try tensor("backbone.input")), try tensor("backbone.output"), rtol: 0, atol: 2e-5, "backbone")
+        }
     }
 }
