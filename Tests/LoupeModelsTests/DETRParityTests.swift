@@ -10,37 +10,9 @@ import LoupeTestSupport
 /// (the padding mask of DETR's `NestedTensor`). Weights and inputs come from formulas of the
 /// tensor names and element indices, the same in the exporter and here.
 final class DETRParityTests: XCTestCase {
-    /// The exporter's `uniform_signed`: n values in [-1, 1) from SplitMix64 of (seed, index).
-    static func uniformSigned(seed: Int, count: Int) -> [Double] {
-        let offset = UInt64(seed) &* 0x9E3779B97F4A7C15
-        return (0..<count).map { k in
-            var z = UInt64(k) &+ 1 &+ offset
-            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-            z ^= z >> 31
-            return 2 * (Double(z >> 11) * 0x1p-53) - 1
-        }
-    }
-
-    /// The exporter's `formula_tensor` for every parameter and buffer.
-    static func fillWithFormula(_ model: Module) throws {
-        for (name, parameter) in model.namedState() {
-            let shape = parameter.value.shape
-            let hash = name.unicodeScalars.enumerated().reduce(0) { $0 + Int($1.element.value) * ($1.offset + 1) } % 10007
-            let fanIn = Double(shape.dropFirst().reduce(1, *))
-            let values: [Float] = uniformSigned(seed: hash, count: parameter.value.count).map { s in
-                if name.hasSuffix("running_var") { return Float(1 + 0.5 * abs(s)) }
-                if name.hasSuffix("running_mean") || name.hasSuffix("bias") { return Float(0.1 * s) }
-                if shape.count == 1 { return Float(1 + 0.1 * s) }
-                return Float(s * (3 / fanIn).squareRoot())
-            }
-            parameter.value = try Tensor(shape: shape, scalars: values)
-        }
-    }
-
     /// The exporter's `input_value`.
     static func formulaImage(height: Int, width: Int, seed: Int) throws -> Tensor {
-        let values = uniformSigned(seed: 20011 + seed, count: 3 * height * width).map { Float(0.5 + 0.5 * $0) }
+        let values = FormulaWeights.uniformSigned(seed: 20011 + seed, count: 3 * height * width).map { Float(0.5 + 0.5 * $0) }
         return try Tensor(shape: [3, height, width], scalars: values)
     }
 
@@ -82,7 +54,7 @@ final class DETRParityTests: XCTestCase {
         let c = try Self.load(name)
         let model = try DETR(c.config)
         XCTAssertEqual(model.namedState().map(\.path).sorted(), c.keys.sorted(), "\(name): state-dict keys")
-        try Self.fillWithFormula(model)
+        try FormulaWeights.fill(model)
         let (images, mask) = try Self.batch(c.sizes)
         if let mask, let expectedMask = c.expected["mask"] { XCTAssertEqual(mask.scalars, expectedMask.scalars, "\(name): mask") }
         var inputs: [(name: String, value: ModuleValue)] = [("x", .tensor(images))]

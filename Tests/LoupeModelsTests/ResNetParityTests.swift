@@ -8,26 +8,6 @@ import LoupeTestSupport
 /// The weights come from a formula of each tensor's name and element index, the same in the
 /// exporter and here; the outputs were computed by torchvision.
 final class ResNetParityTests: XCTestCase {
-    /// The exporter's `formula_value`, element for element.
-    static func fillWithFormula(_ model: Module) throws {
-        for (name, parameter) in model.namedState() {
-            let shape = parameter.value.shape
-            let hash = Double(name.unicodeScalars.enumerated().reduce(0) { $0 + Int($1.element.value) * ($1.offset + 1) } % 10007)
-            let fanIn = Double(shape.dropFirst().reduce(1, *))
-            let values: [Float] = (0..<parameter.value.count).map { k in
-                let s = sin(0.7 * Double(k) + 0.3 * hash)
-                let value: Double
-                if name.hasSuffix("num_batches_tracked") { value = 0 }
-                else if name.hasSuffix("running_var") { value = 1 + 0.5 * abs(s) }
-                else if name.hasSuffix("running_mean") || name.hasSuffix("bias") { value = 0.1 * s }
-                else if shape.count == 1 { value = 1 + 0.1 * s }
-                else { value = s / fanIn.squareRoot() }
-                return Float(value)
-            }
-            parameter.value = try Tensor(shape: shape, scalars: values)
-        }
-    }
-
     func testLogitsAndStageOutputsMatchTorchvision() throws {
         let cases = try Fixtures.load("resnet_torchvision")
         XCTAssertEqual(cases.map(\.name), ["resnet18", "resnet50"])
@@ -36,7 +16,7 @@ final class ResNetParityTests: XCTestCase {
             let keys = (c.args["keys"] as? [String]) ?? []
             XCTAssertEqual(Set(model.namedState().map(\.path)), Set(keys), "\(c.name): state-dict keys")
             XCTAssertEqual(model.namedState().count, keys.count, "\(c.name): state-dict size")
-            try Self.fillWithFormula(model)
+            try FormulaWeights.fill(model)
             let result = try GradMode.withoutGrad {
                 try trace(model, try c.tensor("input"), capture: ["layer1", "layer2", "layer3", "layer4"])
             }
@@ -57,7 +37,7 @@ final class ResNetParityTests: XCTestCase {
 
     func testSaveAndRebuildFromMetadata() throws {
         let model = try ResNet(ResNetConfig(depth: 18, classes: 10, channels: 1, width: 8, stem: .small))
-        try Self.fillWithFormula(model)
+        try FormulaWeights.fill(model)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("resnet-\(getpid()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try saveModel(model, to: path)
