@@ -30,6 +30,17 @@ public final class BatchNorm2d: Module {
         registerBuffer("num_batches_tracked", batchesTracked)
     }
 
+    /// Back to identity: weight 1, bias 0, running mean 0 and variance 1, no batches tracked
+    /// (torch's `reset_parameters` and `reset_running_stats`).
+    public func resetToIdentity() throws {
+        let channels = weight.shape[0]
+        assign(try Tensor.ones([channels]), to: weight)
+        assign(try Tensor.zeros([channels]), to: bias)
+        assign(try Tensor.zeros([channels]), to: runningMean)
+        assign(try Tensor.ones([channels]), to: runningVar)
+        assign(Tensor(0), to: batchesTracked)
+    }
+
     public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
         let result = try NN.batchNorm(input, runningMean: runningMean.value, runningVar: runningVar.value,
                                       weight: weight.value, bias: bias.value, training: training,

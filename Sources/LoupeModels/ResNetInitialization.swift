@@ -15,11 +15,7 @@ extension ResNet {
                 assign(try Tensor.normal(shape, std: std, generator: &generator), to: conv.weight)
                 if let bias = conv.bias { assign(try Tensor.zeros(bias.shape), to: bias) }
             case let norm as BatchNorm2d:
-                assign(try Tensor.ones(norm.weight.shape), to: norm.weight)
-                assign(try Tensor.zeros(norm.bias.shape), to: norm.bias)
-                assign(try Tensor.zeros(norm.runningMean.shape), to: norm.runningMean)
-                assign(try Tensor.ones(norm.runningVar.shape), to: norm.runningVar)
-                assign(Tensor(0), to: norm.batchesTracked)
+                try norm.resetToIdentity()
             case let linear as Linear:
                 try linear.resetParameters(generator: &generator)
             default:

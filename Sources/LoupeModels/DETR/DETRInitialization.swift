@@ -37,11 +37,7 @@ extension DETR {
             case let conv as Conv2d:
                 try conv.resetParameters(generator: &generator)
             case let norm as BatchNorm2d:
-                assign(try Tensor.ones(norm.weight.shape), to: norm.weight)
-                assign(try Tensor.zeros(norm.bias.shape), to: norm.bias)
-                assign(try Tensor.zeros(norm.runningMean.shape), to: norm.runningMean)
-                assign(try Tensor.ones(norm.runningVar.shape), to: norm.runningVar)
-                assign(Tensor(0), to: norm.batchesTracked)
+                try norm.resetToIdentity()
             case let norm as FrozenBatchNorm2d:
                 assign(try Tensor.ones(norm.weight.shape), to: norm.weight)
                 assign(try Tensor.zeros(norm.bias.shape), to: norm.bias)

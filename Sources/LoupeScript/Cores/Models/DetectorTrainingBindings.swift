@@ -70,14 +70,7 @@ enum DetectorTrainingBindings {
                 throw a.error("data", "\(name): target \(image) has label \(label), but the model has \(detr.config.classes) classes (0..<\(detr.config.classes))")
             }
         }
-        let seed: UInt64
-        if a.isNil("seed") {
-            seed = UInt64(a.interpreter.rng.next()) << 32 | UInt64(a.interpreter.rng.next())
-        } else {
-            let value = try a.int("seed")
-            guard value >= 0 else { throw a.error("seed", "\(name): seed must be >= 0, got \(value)") }
-            seed = UInt64(value)
-        }
+        let seed = try TrainBindings.trainingSeed(a)
         // Each number checked where it is written, so the caret points at it.
         func require(_ ok: Bool, _ argument: String, _ requirement: String) throws {
             guard ok else { throw a.error(argument, "\(name): \(argument) must be \(requirement), got \(a[argument].display)") }

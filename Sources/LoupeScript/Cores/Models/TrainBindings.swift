@@ -49,14 +49,7 @@ enum TrainBindings {
               let schedule = TrainingOptions.ScheduleKind(rawValue: try a.choice("schedule", ["cosine", "constant", "step"])) else {
             throw LoupeError("\(name): unknown optimizer or schedule")
         }
-        let seed: UInt64
-        if a.isNil("seed") {
-            seed = UInt64(a.interpreter.rng.next()) << 32 | UInt64(a.interpreter.rng.next())
-        } else {
-            let value = try a.int("seed")
-            guard value >= 0 else { throw a.error("seed", "\(name): seed must be >= 0, got \(value)") }
-            seed = UInt64(value)
-        }
+        let seed = try trainingSeed(a)
         let options = TrainingOptions(
             epochs: try a.int("epochs"), batchSize: try a.int("batch"), learningRate: try a.number("lr"),
             optimizer: optimizer, weightDecay: try a.number("weight_decay"), momentum: try a.number("momentum"), nesterov: false,
@@ -82,6 +75,15 @@ enum TrainBindings {
             ("images_per_second", series(records.map(\.imagesPerSecond))),
             ("lr", series(records.map(\.learningRate))),
         ]))
+    }
+
+    /// The `seed` argument of a training builtin, or (when nil) a seed drawn from the session's
+    /// generator, so that a replayed session trains the same way.
+    static func trainingSeed(_ a: Arguments) throws -> UInt64 {
+        if a.isNil("seed") { return UInt64(a.interpreter.rng.next()) << 32 | UInt64(a.interpreter.rng.next()) }
+        let value = try a.int("seed")
+        guard value >= 0 else { throw a.error("seed", "\(a.builtin.name): seed must be >= 0, got \(value)") }
+        return UInt64(value)
     }
 
     /// The check a trainer runs between steps: Ctrl-C stops it with a message saying how far
