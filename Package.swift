@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "LoupeModels", targets: ["LoupeModels"]),
         .library(name: "LoupeInputOptimization", targets: ["LoupeInputOptimization"]),
         .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
+        .library(name: "LoupeVisualization", targets: ["LoupeVisualization"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
     dependencies: [
@@ -51,7 +52,8 @@ let package = Package(
         .target(name: "LoupeModels", dependencies: ["LoupeTensor", "LoupeIO"], swiftSettings: numericFlags),
         .target(name: "LoupeInputOptimization", dependencies: ["LoupeTensor", "LoupeModels"], swiftSettings: numericFlags),
         .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion"],
+        .target(name: "LoupeVisualization", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization"],
                 swiftSettings: interpreterFlags),
         .executableTarget(
             name: "loupe",
@@ -62,7 +64,7 @@ let package = Package(
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeTensor", "LoupeIO", "LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "LoupeModelsTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeTestSupport", "LoupeModelsTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInputOptimizationTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupeVisualizationTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeVisualization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript", "LoupeModelsTestSupport"], exclude: ["Scripts", "TestCoreScripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),

@@ -68,6 +68,23 @@ public struct ImageParameterization {
         }
     }
 
+    /// Parameters given as they are: `parameter` is the pixel logits `[B, C, H, W]` or the
+    /// unscaled spectrum `[B, C, H, W / 2 + 1, 2]` (lucent's `spectrum_real_imag_t`), copied.
+    public init(_ kind: Kind, shape: [Int], parameter: Tensor, decorrelate: Bool = false, op: String = "image") throws {
+        guard shape.count == 4, shape.allSatisfy({ $0 > 0 }) else {
+            throw LoupeError("\(op): image shape must be [B, C, H, W] with positive sizes, got \(describe(shape: shape))")
+        }
+        let expected = kind == .pixel ? shape : [shape[0], shape[1], shape[2], shape[3] / 2 + 1, 2]
+        guard parameter.shape == expected else {
+            throw LoupeError("\(op): \(kind.rawValue) parameters must be \(describe(shape: expected)) for images \(describe(shape: shape)), got \(describe(shape: parameter.shape))")
+        }
+        self.kind = kind
+        self.shape = shape
+        self.decorrelate = decorrelate && shape[1] == 3
+        self.scale = kind == .fourier ? try ImageParameterization.spectrumScale(height: shape[2], width: shape[3]) : nil
+        self.parameter = try parameter.detached().contiguousCopy().requiringGrad()
+    }
+
     /// lucent's `rfft2d_freqs` scale `1 / max(sqrt(fx^2 + fy^2), 1 / max(h, w))` with numpy's
     /// `fftfreq`, for both the real and imaginary part: `[1, 1, h, w / 2 + 1, 2]`.
     static func spectrumScale(height h: Int, width w: Int) throws -> Tensor {

@@ -98,6 +98,44 @@ public struct Objective {
         }
     }
 
+    /// Minus logit `k` of `[B, K]` outputs at `layer` (the classifier head), averaged over the
+    /// batch or taken at image `batch`: lucent's `channel` on the logits.
+    public static func logit(_ layer: String, _ k: Int, batch: Int? = nil) -> Objective {
+        Objective(layer: layer, description: "Logit(\(k))") { a in
+            guard a.rank == 2 else {
+                throw LoupeError("logit: expected [B, K] logits at '\(layer)', got \(describe(shape: a.shape))")
+            }
+            return try -selectChannel(try selectBatch(a, batch, layer: layer), k, axis: 1, layer: layer).mean()
+        }
+    }
+
+    /// lucent's `diversity(layer)`: minus the mean over images of the summed similarity of
+    /// each image's Gram matrix (channels by channels, over positions, L2-normalised as a whole)
+    /// with every other image's. It is negative, and more so the more alike the images are, so
+    /// objectives subtract it (`channel - 100 * diversity`) to push a batch apart. Needs a batch
+    /// of at least 2.
+    public static func diversity(_ layer: String, channelAxis: Int = 1) -> Objective {
+        Objective(layer: layer, description: "Diversity(\(layer))") { a in
+            let axis = try channelAxisIndex(channelAxis, a, layer: layer)
+            let batch = a.shape[0]
+            guard batch >= 2 else {
+                throw LoupeError("diversity: needs a batch of at least 2 images, got activation \(describe(shape: a.shape)) at '\(layer)'")
+            }
+            let channels = a.shape[axis]
+            var order = Array(0..<a.rank)
+            order.remove(at: axis)
+            order.insert(axis, at: 1)
+            let flattened = try a.permuted(order).contiguous().reshaped([batch, channels, -1])
+            let grams = try flattened.matmul(flattened.transposed(1, 2))
+            let norms = try grams.pow(2).sum(axes: [1, 2], keepDims: true).sqrt().clamped(min: 1e-12)
+            let normalized = try grams / norms
+            // sum over i != j of <g_i, g_j> = |sum_i g_i|^2 - sum_i |g_i|^2.
+            let total = try normalized.sum(axes: [0]).pow(2).sum()
+            let own = try normalized.pow(2).sum()
+            return try -(total - own) / Float(batch)
+        }
+    }
+
     /// Minus the mean square of the whole activation (lucid's `deepdream` layer objective).
     public static func layer(_ layer: String, batch: Int? = nil) -> Objective {
         Objective(layer: layer, description: "Layer(\(layer))") { a in
@@ -164,7 +202,12 @@ public struct Objective {
         return try a.sliced(axis: 0, start: batch, end: batch + 1)
     }
 
+    /// The channel axis value that picks the axis from the activation: the last axis of
+    /// `[B, T, D]` token activations, axis 1 of everything else (`[B, C, H, W]` maps, `[B, C]`).
+    public static let automaticChannelAxis = 0
+
     static func channelAxisIndex(_ axis: Int, _ a: Tensor, layer: String) throws -> Int {
+        if axis == automaticChannelAxis { return a.rank == 3 ? 2 : 1 }
         let resolved = axis < 0 ? axis + a.rank : axis
         guard resolved >= 1 && resolved < a.rank else {
             throw LoupeError("objective: channel axis \(axis) is not a non-batch axis of activation \(describe(shape: a.shape)) at '\(layer)'")
