@@ -37,6 +37,11 @@ public final class ForwardContext {
     private var replacements: [String: Module] = [:]
     private var usedPatches = Set<String>()
 
+    /// The root's inputs as the model received them (after any patch at `input`), set when
+    /// `run` starts: a module that needs the model's input (a skip connection from the image,
+    /// as a fooling circuit's detector) reads it here.
+    public private(set) var rootInputs: ModuleInputs?
+
     /// Activations recorded so far, by path.
     public private(set) var activations: [String: Tensor] = [:]
     /// Every activation path visited, in order.
@@ -113,6 +118,9 @@ public final class ForwardContext {
     /// `output.key`).
     public func run(_ model: Module, inputs: ModuleInputs) throws -> ModuleValue {
         let visited = try visitInputs(inputs, at: "input", single: model.inputSignature.count == 1)
+        let saved = rootInputs
+        rootInputs = visited
+        defer { rootInputs = saved }
         let output = try model.forward(inputs: visited, context: self)
         return try visit("output", output)
     }

@@ -472,6 +472,9 @@ public final class Interpreter {
             switch v {
             case .number(let n): return .number(-n)
             case .tensor(let t): return .tensor(-t)
+            case .handle(let h as ArithmeticHandle):
+                if let negated = try h.binary(.multiply, .number(-1), v) { return negated }
+                throw LoupeError("unary '-' is not defined for \(v.typeName)")
             default: throw LoupeError("unary '-' needs a number or tensor, got \(v.typeName)")
             }
         case .logical(let op, let a, let b, _):

@@ -49,6 +49,8 @@ enum Operators {
         case (.list(let x), .list(let y)) where op == .add:
             try ScriptLimits.checkList(x.items.count + y.items.count, "'+'")
             return .list(ListBox(x.items + y.items))
+        case (.handle(let h as ArithmeticHandle), _), (_, .handle(let h as ArithmeticHandle)):
+            if let result = try h.binary(op, a, b) { return result }
         case (.tensor, _), (_, .tensor):
             return try tensorBinary(op, a, b)
         default: break

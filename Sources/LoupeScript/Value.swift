@@ -62,6 +62,12 @@ extension ScriptHandle {
     public var heldValues: [Value] { [] }
 }
 
+/// A handle whose values combine with arithmetic operators (objectives add and scale).
+public protocol ArithmeticHandle: ScriptHandle {
+    /// `lhs op rhs`, where one side is this handle; nil when the operator is not defined for them.
+    func binary(_ op: BinaryOperator, _ lhs: Value, _ rhs: Value) throws -> Value?
+}
+
 /// A value of the Loupe language.
 public enum Value: @unchecked Sendable {
     case null

@@ -27,6 +27,11 @@ public struct RandomGenerator: Sendable {
         return (xorshifted >> rotation) | (xorshifted << ((~rotation &+ 1) & 31))
     }
 
+    /// The next 64 random bits (two draws, high half first): a seed for another generator.
+    public mutating func nextUInt64() -> UInt64 {
+        UInt64(next()) << 32 | UInt64(next())
+    }
+
     /// A uniform float in [0, 1).
     public mutating func nextUniform() -> Float {
         Float(next() >> 8) * (1.0 / 16_777_216.0)

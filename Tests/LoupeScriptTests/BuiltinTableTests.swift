@@ -15,7 +15,8 @@ final class BuiltinTableTests: XCTestCase {
 
     func testStandardCoresFormOneTable() throws {
         let table = try BuiltinTable.standard
-        XCTAssertEqual(table.cores.map(\.name), ["general", "tensor", "io", "models", "inversion"])
+        XCTAssertEqual(table.cores.map(\.name), ["general", "tensor", "io", "models", "inversion", "visualization"])
+        XCTAssertEqual(table.coreOfBuiltin["visualize"], "visualization")
         XCTAssertEqual(table.coreOfBuiltin["zeros"], "tensor")
         XCTAssertEqual(table.coreOfBuiltin["capture"], "models")
         XCTAssertEqual(table.coreOfBuiltin["invert"], "inversion")

@@ -119,7 +119,7 @@ final class SessionTests: XCTestCase {
         let (s, _) = try makeSession()
         _ = s.feed("net = {blocks: {attn: 1}, \"head.w\": 2}")
         _ = s.feed("img = zeros(3, 4, 4)")
-        XCTAssertEqual(s.completions(line: "ne", cursor: 2).candidates, ["neg", "net"])
+        XCTAssertEqual(s.completions(line: "ne", cursor: 2).candidates, ["neg", "net", "neuron"])
         XCTAssertTrue(s.completions(line: "ze", cursor: 2).candidates.contains("zeros"))
         XCTAssertEqual(s.completions(line: "img.resh", cursor: 8).candidates, ["reshape"])
         XCTAssertTrue(s.completions(line: "img.", cursor: 4).candidates.contains("shape"))

@@ -91,7 +91,7 @@ enum ModelBindings {
             let path = try a.string("path")
             _ = try a.interpreter.readFile(path, op: "model")
             let loaded = try loadModelWithClasses(path, architectures: a.interpreter.architectures)
-            return .handle(ModelHandle(loaded.model, classNames: loaded.classNames))
+            return .handle(ModelHandle(loaded.model, classNames: loaded.classNames, preprocess: try ModelPreprocess.read(path)))
         },
         Builtin("load_weights(m, path, strict: true)", methodOf: "model",
                 """
@@ -283,7 +283,7 @@ enum ModelBindings {
             let handle = try model(a, "m")
             let replacement = try model(a, "module")
             let edited = try replace(handle.module, at: try a.string("path"), with: replacement.module)
-            return .handle(ModelHandle(edited, classNames: handle.classNames))
+            return .handle(ModelHandle(edited, classNames: handle.classNames, preprocess: handle.preprocess))
         },
         Builtin("identity()", "A module that returns its input: replace(m, \"blocks.3\", identity()) skips block 3.") { _ in
             .handle(ModelHandle(Identity()))
