@@ -18,8 +18,9 @@ public struct FoolingCircuitOptions {
     public var snapshots = [32, 128]
     public var heldOutFraction = 0.25
     /// Runs visualizing the target response on the input (the images the fooled unit's
-    /// visualization becomes), added to the detector's training visualizations.
-    public var targetRuns = 8
+    /// visualization becomes), added to the detector's training visualizations; nil: a
+    /// quarter of `runs` (at least 1).
+    public var targetRuns: Int?
     /// The detector: a ResNet-10 of this width with two outputs, trained with AdamW.
     public var detectorWidth = 8
     public var detectorEpochs = 4
@@ -116,7 +117,7 @@ public func foolingCircuit(_ model: Module, path: String, unit: Int, target: Ten
     let targetObjective = Objective(layer: "input", description: "Target") { input in
         try -(input * targetFilter.unsqueezed(axis: 0)).sum(axes: Array(1..<input.rank)).mean()
     }
-    let targetRuns = options.targetRuns
+    let targetRuns = options.targetRuns ?? max(1, options.runs / 4)
     let probe = try natural.sliced(axis: 0, start: 0, end: 1)
     let unitCounts = try GradMode.withoutGrad {
         try activations(model, try asInput(probe), at: options.layers)

@@ -113,6 +113,11 @@ enum GeneralBindings {
             a.interpreter.seedValue = UInt64(n)
             return .null
         },
+        Builtin("env(name, default: nil)", "The value of environment variable `name` as a string, or `default` when it is not set: lets a script take a model path from the command line (LOUPE_MODEL=... loupe run script.loupe).") { a in
+            let name = try a.string("name")
+            if let value = ProcessInfo.processInfo.environment[name] { return .string(value) }
+            return a["default"]
+        },
         Builtin("time(f)", "Calls f() and returns a record {value, ms} with its result and the wall time in milliseconds.") { a in
             let f = try a.callable("f")
             let start = DispatchTime.now().uptimeNanoseconds

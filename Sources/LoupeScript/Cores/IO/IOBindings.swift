@@ -46,6 +46,45 @@ enum IOBindings {
             let data = try a.interpreter.readFile(path, op: "image")
             return .tensor(try PNG.decode(data, dropAlpha: !(try a.bool("alpha")), source: path))
         },
+        Builtin("image_folder(path, size: 224, limit: nil)",
+                """
+                Reads every PNG file in a folder (sorted by name; at most `limit`) as one batch [N, C, \
+                size, size] in [0, 1]: each image resized (bilinear, antialiased) so its shorter side is \
+                `size`, then cropped to the centre square, as torchvision's Resize + CenterCrop. Gray \
+                images become 3 channels when others are colour; alpha is dropped.
+                """) { a in
+            let folder = try a.string("path")
+            let side = try a.int("size")
+            guard side >= 1, side <= 4096 else { throw a.error("size", "image_folder: size must be 1...4096, got \(side)") }
+            try a.interpreter.checkFileAccess("image_folder")
+            var names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.lowercased().hasSuffix(".png") }.sorted()
+            } catch {
+                throw a.error("path", "image_folder: cannot list folder '\(folder)': \(error.localizedDescription)")
+            }
+            if let limit = try a.optionalInt("limit") {
+                guard limit >= 1 else { throw a.error("limit", "image_folder: limit must be at least 1, got \(limit)") }
+                names = Array(names.prefix(limit))
+            }
+            guard !names.isEmpty else { throw a.error("path", "image_folder: no PNG files in '\(folder)'") }
+            var images: [Tensor] = []
+            for name in names {
+                let path = (folder as NSString).appendingPathComponent(name)
+                let image = try PNG.decode(try a.interpreter.readFile(path, op: "image_folder"), dropAlpha: true, source: path)
+                let h = image.shape[1], w = image.shape[2]
+                let scale = Double(side) / Double(min(h, w))
+                let (rh, rw) = (max(side, Int((Double(h) * scale).rounded())), max(side, Int((Double(w) * scale).rounded())))
+                let resized = try Images.resize(image, height: rh, width: rw, antialias: true)
+                let top = (rh - side) / 2, left = (rw - side) / 2
+                images.append(try resized.sliced(axis: 1, start: top, end: top + side).sliced(axis: 2, start: left, end: left + side).contiguous())
+            }
+            let channels = images.map { $0.shape[0] }.max() ?? 1
+            let batch = try images.map { image in
+                image.shape[0] == channels ? image : try image.expanded(to: [channels, side, side]).contiguous()
+            }
+            return .tensor(try Tensor.stack(batch, axis: 0))
+        },
         Builtin("save_image(img, path)", methodOf: "tensor", "Writes a [C, H, W] or [H, W] tensor (values clamped to [0, 1]) as a PNG file, atomically.") { a in
             try a.interpreter.checkFileAccess("save_image")
             try PNG.write(try a.tensor("img").detached(), to: try a.string("path"))

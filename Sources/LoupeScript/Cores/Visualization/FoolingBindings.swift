@@ -13,7 +13,9 @@ enum FoolingBindings {
                 Geirhos et al.'s fooling circuit for channel `unit` of the module at `path` (a module \
                 path such as "layer3" or "blocks.2.mlp.fc1"). 1. Makes `runs` feature visualizations \
                 (batches of `batch`, `steps` steps, images kept also after each step in `snapshots`, default [32, 128]) of \
-                random channels of `layers` (default: a ResNet's four stages, a ViT's blocks). 2. Trains a \
+                random channels of `layers` (default: a ResNet's four stages, a ViT's blocks), and runs / 4 \
+                more of the target response itself (the images the fooled unit's visualization becomes, \
+                so a visualization that comes to look like a natural target stays flagged). 2. Trains a \
                 ResNet-10 of width 8 with two outputs for `epochs` epochs to tell them, as made and as the \
                 model sees them while they are optimised (transformed), from the `natural` images \
                 (tensor or record with images). 3. Returns replace(m, path, circuit): the circuit runs \
