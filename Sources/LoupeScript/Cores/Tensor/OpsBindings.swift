@@ -54,6 +54,21 @@ enum OpsBindings {
         op("amin(x, axis: nil, keepdims: false)", "Smallest value over axes (method: x.min()).", method: "min") { a in try a.tensor("x").min(axes: try a.axes("axis"), keepDims: try a.bool("keepdims")) },
         op("argmax(x, axis: nil, keepdims: false)", "Index of the largest value (flattened when axis is nil).") { a in try a.tensor("x").argmax(axis: try a.optionalInt("axis"), keepDims: try a.bool("keepdims")) },
         op("argmin(x, axis: nil, keepdims: false)", "Index of the smallest value (flattened when axis is nil).") { a in try a.tensor("x").argmin(axis: try a.optionalInt("axis"), keepDims: try a.bool("keepdims")) },
+        op("argsort(x, descending: false)", "The indices that sort a 1-D tensor (stable: equal values keep their order; nan last), as a tensor: x[argsort(x)[0].item()] is the smallest.") { a in
+            let x = try a.tensor("x")
+            guard x.rank == 1 else { throw a.error("x", "argsort: expected a 1-D tensor, got shape \(describe(shape: x.shape))") }
+            let values = x.contiguous().scalars, descending = try a.bool("descending")
+            let order = values.indices.sorted { i, j in
+                let u = values[i], v = values[j]
+                switch (u.isNaN, v.isNaN) {
+                case (true, true): return i < j
+                case (true, false): return false
+                case (false, true): return true
+                default: return u == v ? i < j : (descending ? u > v : u < v)
+                }
+            }
+            return try Tensor(shape: [order.count], scalars: order.map { Float($0) })
+        },
         op("logsumexp(x, axis: nil, keepdims: false)", "log(sum(exp(x))) over axes, computed stably.") { a in try a.tensor("x").logSumExp(axes: try a.axes("axis"), keepDims: try a.bool("keepdims")) },
         op("norm(x, p: 2, axis: nil, keepdims: false)", "The p-norm over axes.") { a in try a.tensor("x").norm(p: try a.float("p"), axes: try a.axes("axis"), keepDims: try a.bool("keepdims")) },
         // Shape ops.
