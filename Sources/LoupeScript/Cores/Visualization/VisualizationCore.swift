@@ -5,7 +5,7 @@ import Foundation
 /// silent units). Declares the `objective` value type.
 struct VisualizationCore: ScriptCore {
     let name = "visualization"
-    var builtins: [Builtin] { VisualizationBindings.all }
+    var builtins: [Builtin] { VisualizationBindings.all + DeceptionBindings.all }
 
     var valueTypes: [ValueType] {
         [ValueType("objective", "A feature-visualization objective (channel, neuron, logit, direction, diversity, and sums and multiples of them).")]
