@@ -37,6 +37,18 @@ public struct VisualizationOptions {
     public init() {}
 }
 
+extension VisualizationOptions {
+    /// Images in [0, 1] as the model receives them during a visualization: normalised, then
+    /// resized (bilinear, `align_corners=True`) to `inputSize` when that differs.
+    public func modelInput(_ images: Tensor) throws -> Tensor {
+        var x = try normalization?.apply(images) ?? images
+        if let target = inputSize, x.shape[2] != target[0] || x.shape[3] != target[1] {
+            x = try NN.upsampleBilinear2d(x, size: (target[0], target[1]), alignCorners: true)
+        }
+        return x
+    }
+}
+
 /// What `visualize` made: the images, the objective before each step, and the snapshots.
 public struct VisualizationResult {
     /// `[B, C, H, W]` in (0, 1).
@@ -81,11 +93,7 @@ public func visualize(_ model: Module, objective: Objective, channels: Int, size
     func modelInput() throws -> Tensor {
         var x = try image.render()
         if let transforms = options.transforms { x = try transforms(x, generator: &generator) }
-        if let normalization = options.normalization { x = try normalization.apply(x) }
-        if let target = options.inputSize, x.shape[2] != target[0] || x.shape[3] != target[1] {
-            x = try NN.upsampleBilinear2d(x, size: (target[0], target[1]), alignCorners: true)
-        }
-        return x
+        return try options.modelInput(x)
     }
 
     let optimizer = try Adam(parameters: [image.parameter], learningRate: options.learningRate)

@@ -87,16 +87,10 @@ public func foolingCircuit(_ model: Module, path: String, unit: Int, target: Ten
         throw LoupeError("fooling_circuit: target must be an image \(describe(shape: inputShape)) (the model's input), got \(describe(shape: target.shape))")
     }
     var generator = RandomGenerator(seed: options.seed, stream: 0x666f6f6c)
-    let normalization = options.visualization.normalization
-
+    var inputOptions = options.visualization
+    inputOptions.inputSize = inputSize
     // The model's input for images in [0, 1]: normalised, resized.
-    func asInput(_ images: Tensor) throws -> Tensor {
-        var x = try normalization?.apply(images) ?? images
-        if x.shape[2] != inputSize[0] || x.shape[3] != inputSize[1] {
-            x = try NN.upsampleBilinear2d(x, size: (inputSize[0], inputSize[1]), alignCorners: true)
-        }
-        return x
-    }
+    func asInput(_ images: Tensor) throws -> Tensor { try inputOptions.modelInput(images) }
     func asSeenWhileOptimised(_ images: Tensor) throws -> Tensor {
         var x = images
         if let transforms = options.visualization.transforms { x = try transforms(x, generator: &generator) }

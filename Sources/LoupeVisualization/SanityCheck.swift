@@ -199,14 +199,10 @@ public func sanityCheck(_ model: Module, path: String, unit: Int, natural: Tenso
         throw LoupeError("fv_sanity: \(count) natural images are too few for the top \(k) and random ones; give at least \(k + 1)")
     }
     let inputSize = options.visualization.inputSize ?? size
-    let normalization = options.visualization.normalization
-    func asInput(_ images: Tensor) throws -> Tensor {
-        var x = try normalization?.apply(images) ?? images
-        if x.shape[2] != inputSize[0] || x.shape[3] != inputSize[1] {
-            x = try NN.upsampleBilinear2d(x, size: (inputSize[0], inputSize[1]), alignCorners: true)
-        }
-        return x
-    }
+    var inputOptions = options.visualization
+    inputOptions.inputSize = inputSize
+    // The model's input for images in [0, 1]: normalised, resized.
+    func asInput(_ images: Tensor) throws -> Tensor { try inputOptions.modelInput(images) }
     let wasTraining = model.training
     model.setTraining(false)
     defer { model.setTraining(wasTraining) }
