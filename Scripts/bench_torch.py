@@ -116,6 +116,121 @@ def detr_rows(rows):
         rows[names[2]] = {"value": median_seconds(step, budget=2.0, min_runs=3) * 1e3, "unit": "ms"}
 
 
+def long_run_seconds(fn):
+    """Seconds of one run of fn when it takes over 10 s; otherwise (that run having warmed up) the
+    median of 3 to 5 more after one more warm-up, as loupe-bench's `longRunSeconds`."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    if first > 10:
+        return first
+    return median_seconds(fn, budget=0.5, min_runs=3, max_runs=5, warmup=0)
+
+
+def import_lucent(root):
+    """lucent (greentfrapp/lucent) from the checkout `root`, or None when it does not import.
+    Minimal compatibility shims as Scripts/fixtures/lucent_render.py's (not imported from there:
+    its fixture helpers set 1 thread and deterministic algorithms): kornia >= 0.5 moved
+    `get_rotation_matrix2d` and `warp_affine` (lucent's `random_rotate`) to
+    `kornia.geometry.transform`; stand-ins for `decorator` (lucent's objectives) and
+    `IPython.display` (notebook display only) when they are not installed."""
+    import functools
+    import types
+    sys.path.insert(0, os.path.abspath(root))
+    try:
+        import decorator  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("decorator")
+        shim.decorator = lambda caller: lambda func: functools.wraps(func)(lambda *a, **k: caller(func, *a, **k))
+        sys.modules["decorator"] = shim
+    try:
+        import IPython.display  # noqa: F401
+    except ImportError:
+        sys.modules["IPython"] = types.ModuleType("IPython")
+        sys.modules["IPython"].display = sys.modules["IPython.display"] = types.ModuleType("IPython.display")
+    try:
+        import kornia
+        import kornia.geometry.transform as kgt
+        for name in ("get_rotation_matrix2d", "warp_affine"):
+            if not hasattr(kornia, name):
+                setattr(kornia, name, getattr(kgt, name))
+        from lucent.optvis import objectives, param, render
+    except ImportError as error:
+        print(f"lucent at LUCENT_REPO={root} does not import ({error})", file=sys.stderr)
+        return None
+    return types.SimpleNamespace(objectives=objectives, param=param, render=render)
+
+
+def visualization_rows(rows):
+    """Feature visualization with lucent's own `render_vis` (a greentfrapp/lucent checkout named by
+    LUCENT_REPO), as loupe-bench's VisualizationWorkloads: whole runs from lucent's random start
+    (`param.image`, Fourier) to the last Adam step (lr 0.05), lucent's standard transforms,
+    `progress=False, show_image=False`. Weights are frozen (requires_grad_(False)) as in the other
+    rows, so only the image gets a gradient, as in Loupe (lucent leaves them requiring grad, which
+    adds their gradients to every step). render_vis hooks every module on each call and never
+    removes the hooks, so they are cleared after each run.
+    - the shipped demo CNN (Examples/models/cnn-fmnist.safetensors as torchvision's ResNet with
+      one BasicBlock per stage, 3x3 stride-1 stem without max pool, widths 16-32-64-128, as in
+      Scripts/fixtures/lucent_render.py), `channel("layer3", 5)`, `param.image(28, channels=1)`
+      (no decorrelation), preprocess=False, fixed_image_size=28, 512 steps;
+    - torchvision's resnet50(weights=None), eval, `channel("layer4", 100)`, `param.image(224)`
+      (decorrelated colour), preprocess=True (ImageNet normalisation), fixed_image_size=224, 64
+      steps only (512 would take minutes per run); left out of --quick."""
+    cnn, resnet = "visualize cnn-fmnist 512 steps", "visualize resnet50 224px 64 steps"
+    if not (wanted(cnn) or (wanted(resnet) and not QUICK)):
+        return
+    root = os.environ.get("LUCENT_REPO")
+    if not root or not os.path.isdir(os.path.join(root, "lucent")):
+        print("LUCENT_REPO (a greentfrapp/lucent checkout) not set: visualization rows skipped", file=sys.stderr)
+        return
+    L = import_lucent(root)
+    if L is None:
+        print("visualization rows skipped", file=sys.stderr)
+        return
+    import numpy as np
+    import torchvision
+
+    def timed(model, objective, image, steps, **options):
+        def run():
+            torch.manual_seed(0)
+            np.random.seed(0)
+            try:
+                L.render.render_vis(model, objective, image, thresholds=(steps,), progress=False, show_image=False,
+                                    **options)
+            finally:
+                for module in model.modules():
+                    module._forward_hooks.clear()
+        return long_run_seconds(run) * 1e3
+
+    if wanted(cnn):
+        from safetensors.torch import load_file
+        from torchvision.models.resnet import BasicBlock, ResNet
+        nn = torch.nn
+        model = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10)
+        model.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=1, padding=1, bias=False)
+        model.bn1 = nn.BatchNorm2d(16)
+        model.maxpool = nn.Identity()
+        model.inplanes = 16
+        model.layer1 = model._make_layer(BasicBlock, 16, 1)
+        model.layer2 = model._make_layer(BasicBlock, 32, 1, stride=2)
+        model.layer3 = model._make_layer(BasicBlock, 64, 1, stride=2)
+        model.layer4 = model._make_layer(BasicBlock, 128, 1, stride=2)
+        model.fc = nn.Linear(128, 10)
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Examples", "models",
+                            "cnn-fmnist.safetensors")
+        model.load_state_dict(load_file(path), strict=True)
+        model.eval().requires_grad_(False)
+        rows[cnn] = {"value": timed(model, L.objectives.channel("layer3", 5), lambda: L.param.image(28, channels=1),
+                                    512, preprocess=False, fixed_image_size=28), "unit": "ms"}
+        del model
+    if wanted(resnet) and not QUICK:
+        torch.manual_seed(50)
+        model = torchvision.models.resnet50(weights=None).eval().requires_grad_(False)
+        rows[resnet] = {"value": timed(model, L.objectives.channel("layer4", 100), lambda: L.param.image(224), 64,
+                                       preprocess=True, fixed_image_size=224), "unit": "ms"}
+        del model
+
+
 def network_rows(rows):
     """Whole networks with random weights (timm ViTs, torchvision ResNet-50), as loupe-bench's
     NetworkWorkloads: forward under no_grad; fwd+bwd takes the gradient of the logits' sum with
@@ -407,6 +522,7 @@ def main():
 
     network_rows(rows)
     detr_rows(rows)
+    visualization_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}
