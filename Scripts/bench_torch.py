@@ -128,37 +128,16 @@ def long_run_seconds(fn):
 
 
 def import_lucent(root):
-    """lucent (greentfrapp/lucent) from the checkout `root`, or None when it does not import.
-    Minimal compatibility shims as Scripts/fixtures/lucent_render.py's (not imported from there:
-    its fixture helpers set 1 thread and deterministic algorithms): kornia >= 0.5 moved
-    `get_rotation_matrix2d` and `warp_affine` (lucent's `random_rotate`) to
-    `kornia.geometry.transform`; stand-ins for `decorator` (lucent's objectives) and
-    `IPython.display` (notebook display only) when they are not installed."""
-    import functools
-    import types
-    sys.path.insert(0, os.path.abspath(root))
+    """lucent from the checkout `root` (Scripts/lucent_compat.py), or None when it does not import.
+    Not through Scripts/fixtures/lucent_render.py: its fixture helpers set 1 thread and
+    deterministic algorithms."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import lucent_compat
     try:
-        import decorator  # noqa: F401
-    except ImportError:
-        shim = types.ModuleType("decorator")
-        shim.decorator = lambda caller: lambda func: functools.wraps(func)(lambda *a, **k: caller(func, *a, **k))
-        sys.modules["decorator"] = shim
-    try:
-        import IPython.display  # noqa: F401
-    except ImportError:
-        sys.modules["IPython"] = types.ModuleType("IPython")
-        sys.modules["IPython"].display = sys.modules["IPython.display"] = types.ModuleType("IPython.display")
-    try:
-        import kornia
-        import kornia.geometry.transform as kgt
-        for name in ("get_rotation_matrix2d", "warp_affine"):
-            if not hasattr(kornia, name):
-                setattr(kornia, name, getattr(kgt, name))
-        from lucent.optvis import objectives, param, render
+        return lucent_compat.import_lucent(root)
     except ImportError as error:
         print(f"lucent at LUCENT_REPO={root} does not import ({error})", file=sys.stderr)
         return None
-    return types.SimpleNamespace(objectives=objectives, param=param, render=render)
 
 
 def visualization_rows(rows):
@@ -203,22 +182,8 @@ def visualization_rows(rows):
         return long_run_seconds(run) * 1e3
 
     if wanted(cnn):
-        from safetensors.torch import load_file
-        from torchvision.models.resnet import BasicBlock, ResNet
-        nn = torch.nn
-        model = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10)
-        model.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=1, padding=1, bias=False)
-        model.bn1 = nn.BatchNorm2d(16)
-        model.maxpool = nn.Identity()
-        model.inplanes = 16
-        model.layer1 = model._make_layer(BasicBlock, 16, 1)
-        model.layer2 = model._make_layer(BasicBlock, 32, 1, stride=2)
-        model.layer3 = model._make_layer(BasicBlock, 64, 1, stride=2)
-        model.layer4 = model._make_layer(BasicBlock, 128, 1, stride=2)
-        model.fc = nn.Linear(128, 10)
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Examples", "models",
-                            "cnn-fmnist.safetensors")
-        model.load_state_dict(load_file(path), strict=True)
+        import lucent_compat
+        model = lucent_compat.cnn_fmnist()
         model.eval().requires_grad_(False)
         rows[cnn] = {"value": timed(model, L.objectives.channel("layer3", 5), lambda: L.param.image(28, channels=1),
                                     512, preprocess=False, fixed_image_size=28), "unit": "ms"}
