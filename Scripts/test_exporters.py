@@ -6,11 +6,15 @@ Scripts/export_detr.py converts a facebookresearch/detr checkpoint and a transfo
 DetrForObjectDetection state dict (both randomised DETR-R50s) to files that Loupe's built
 `loupe` (.build/release/loupe) loads and runs to the reference outputs within 1e-4; those tests
 need DETR_REPO (a checkout of facebookresearch/detr) and transformers, and are skipped without.
+Scripts/export_stylegan2.py converts a pickle of small randomised NVlabs networks (written the way
+NVlabs' training loop writes them) to files holding exactly their state dicts, with the expected
+configurations and `--check` images, and refuses what Loupe cannot represent; those tests need
+STYLEGAN2_REPO (a checkout of NVlabs/stylegan2-ada-pytorch) and only torch.
 
     python3 Scripts/test_exporters.py
 
-Needs torch, timm and torchvision (from PyPI); without them it says so and exits 0, since the
-converters are optional tools. torch and torchvision must be the same build: PyPI's torchvision
+Needs torch, timm and torchvision (from PyPI); without torch it says so and exits 0, since the
+converters are optional tools, and without timm or torchvision their tests are skipped. torch and torchvision must be the same build: PyPI's torchvision
 wheel loads only beside PyPI's own torch (a `+cpu` torch leaves torchvision's operators
 unregistered, "operator torchvision::nms does not exist"). The Swift suite checks the Loupe side (altered converted files
 are refused: Tests/LoupeModelsTests/ConvertedFileRefusalTests.swift).
@@ -25,12 +29,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 try:
-    import timm  # noqa: F401
     import torch  # noqa: F401
-    import torchvision  # noqa: F401
 except ImportError as error:  # the converters are optional tools
     print(f"skipped: {error.name} is not installed (pip install torch timm torchvision)")
     sys.exit(0)
+try:
+    import timm  # noqa: F401
+    import torchvision  # noqa: F401
+    MISSING = None
+except ImportError as error:
+    MISSING = f"{error.name} is not installed (pip install torch timm torchvision)"
 
 from export_common import Unsupported  # noqa: E402
 from export_timm import vit_config  # noqa: E402
@@ -43,6 +51,7 @@ def build(**overrides):
     return VisionTransformer(**{**SMALL, **overrides}).eval()
 
 
+@unittest.skipIf(MISSING, MISSING)
 class TimmRefusals(unittest.TestCase):
     def assertRefused(self, reason, model):
         with self.assertRaises(Unsupported) as caught:
@@ -100,6 +109,7 @@ class TimmRefusals(unittest.TestCase):
             self.assertIn("timm has no model 'no_such_model_xyz'", r.stderr)
 
 
+@unittest.skipIf(MISSING, MISSING)
 class TorchvisionRefusals(unittest.TestCase):
     def run_export(self, *args):
         with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +159,8 @@ def randomise(model, seed):
                 t.copy_(torch.randn(t.shape, generator=generator) / (t[0].numel() ** 0.5))
 
 
-@unittest.skipUnless(os.environ.get("DETR_REPO") and os.path.exists(LOUPE), "needs DETR_REPO and a release build of loupe")
+@unittest.skipUnless(not MISSING and os.environ.get("DETR_REPO") and os.path.exists(LOUPE),
+                     "needs torchvision, DETR_REPO and a release build of loupe")
 class DETRConversion(unittest.TestCase):
     def convert_and_compare(self, checkpoint, reference, tmp):
         out = os.path.join(tmp, "converted.safetensors")
@@ -199,6 +210,84 @@ class DETRConversion(unittest.TestCase):
             reference = os.path.join(tmp, "reference.safetensors")
             write_reference(run, reference)
             self.convert_and_compare(checkpoint, reference, tmp)
+
+
+STYLEGAN2_REPO = os.environ.get("STYLEGAN2_REPO", "")
+
+
+@unittest.skipUnless(os.path.isfile(os.path.join(STYLEGAN2_REPO, "legacy.py")),
+                     "needs STYLEGAN2_REPO, a checkout of NVlabs/stylegan2-ada-pytorch")
+class StyleGAN2Conversion(unittest.TestCase):
+    G = dict(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs=dict(num_layers=2),
+             synthesis_kwargs=dict(channel_base=128, channel_max=16, num_fp16_res=2, conv_clamp=256))
+    D = dict(c_dim=0, img_resolution=16, img_channels=3, channel_base=128, channel_max=16, num_fp16_res=2, conv_clamp=256)
+
+    @staticmethod
+    def networks():
+        sys.path.insert(0, os.path.join(HERE, "fixtures"))
+        from models_stylegan2 import randomise
+        sys.path.insert(0, os.path.abspath(STYLEGAN2_REPO))
+        if not hasattr(sys.modules.get("training"), "__path__"):  # Scripts/fixtures/training.py is not NVlabs'
+            sys.modules.pop("training", None)
+        from training import networks
+        return networks, randomise
+
+    def convert(self, tmp, g_kwargs, d_kwargs, *flags):
+        """Pickles randomised networks as NVlabs' training loop does and runs the converter on them."""
+        import copy
+        import pickle
+        networks, randomise = self.networks()
+        torch.manual_seed(0)
+        G, D = networks.Generator(**g_kwargs), networks.Discriminator(**d_kwargs)
+        randomise(G, torch.Generator().manual_seed(1))
+        randomise(D, torch.Generator().manual_seed(2))
+        G_ema = copy.deepcopy(G).eval()
+        network = os.path.join(tmp, "network.pkl")
+        with open(network, "wb") as f:
+            pickle.dump(dict(G=G, D=D, G_ema=G_ema, training_set_kwargs=None, augment_pipe=None), f)
+        out = os.path.join(tmp, "g.safetensors")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "export_stylegan2.py"), "--repo", STYLEGAN2_REPO, network,
+                            out, *flags], capture_output=True, text=True)
+        return r, out, G_ema, D
+
+    def assertHoldsState(self, path, model, architecture, config):
+        import json
+        from safetensors import safe_open
+        with safe_open(path, "pt") as f:
+            metadata = f.metadata()
+            self.assertEqual(sorted(f.keys()), sorted(model.state_dict()))
+            for name, value in model.state_dict().items():
+                self.assertTrue(torch.equal(f.get_tensor(name), value.float()), name)
+        self.assertEqual(metadata["loupe.architecture"], architecture)
+        self.assertEqual(json.loads(metadata["loupe.config"]), config)
+
+    def test_pickle_converts_to_its_state_dicts(self):
+        from safetensors.torch import load_file
+        with tempfile.TemporaryDirectory() as tmp:
+            r, out, G, D = self.convert(tmp, self.G, self.D, "--discriminator", "--check")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertHoldsState(out, G, "stylegan2", {
+                "z_dim": 16, "w_dim": 16, "resolution": 16, "channels": 3, "classes": 3, "channel_base": 128,
+                "channel_max": 16, "mapping_layers": 2, "architecture": "skip", "conv_clamp": 256,
+                "mapping_lr_multiplier": 0.01, "w_avg_beta": 0.995, "embed_features": None, "layer_features": None})
+            self.assertHoldsState(out[:-len(".safetensors")] + ".D.safetensors", D, "stylegan2_discriminator", {
+                "resolution": 16, "channels": 3, "classes": 0, "channel_base": 128, "channel_max": 16,
+                "architecture": "resnet", "conv_clamp": 256, "mbstd_group_size": 4, "mbstd_num_channels": 1})
+            check = load_file(out[:-len(".safetensors")] + ".check.safetensors")
+            self.assertEqual(sorted(check), ["c", "image", "z"])
+            with torch.no_grad():
+                image = G(check["z"], check["c"], truncation_psi=1, noise_mode="const", force_fp32=True)
+            torch.testing.assert_close(check["image"], image, rtol=0, atol=1e-5)
+
+    def test_unsupported_configurations_are_refused(self):
+        resnet = {**self.G, "synthesis_kwargs": {**self.G["synthesis_kwargs"], "architecture": "resnet"}}
+        for g_kwargs, d_kwargs, reason in [(resnet, self.D, "Loupe's StyleGAN2 generator is 'skip' or 'orig'"),
+                                           (self.G, {**self.D, "c_dim": 3}, "the unconditional 'resnet' one")]:
+            with tempfile.TemporaryDirectory() as tmp:
+                r, out, _, _ = self.convert(tmp, g_kwargs, d_kwargs, "--discriminator")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(reason, r.stderr)
+                self.assertEqual(sorted(os.listdir(tmp)), ["network.pkl"])
 
 
 if __name__ == "__main__":
