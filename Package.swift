@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "LoupeInputOptimization", targets: ["LoupeInputOptimization"]),
         .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
         .library(name: "LoupeVisualization", targets: ["LoupeVisualization"]),
+        .library(name: "LoupePainting", targets: ["LoupePainting"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
     dependencies: [
@@ -53,7 +54,8 @@ let package = Package(
         .target(name: "LoupeInputOptimization", dependencies: ["LoupeTensor", "LoupeModels"], swiftSettings: numericFlags),
         .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
         .target(name: "LoupeVisualization", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization"],
+        .target(name: "LoupePainting", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting"],
                 swiftSettings: interpreterFlags),
         .executableTarget(
             name: "loupe",
@@ -64,7 +66,7 @@ let package = Package(
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeTensor", "LoupeIO", "LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
@@ -76,6 +78,7 @@ let package = Package(
         .testTarget(name: "LoupeInputOptimizationTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeVisualizationTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeVisualization", "LoupeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoupePaintingTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupePainting", "LoupeTestSupport"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript", "LoupeModelsTestSupport"], exclude: ["Scripts", "TestCoreScripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),

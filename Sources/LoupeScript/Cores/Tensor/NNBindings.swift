@@ -70,6 +70,27 @@ enum NNBindings {
                                    outputPadding: try pair(a, "output_padding"), dilation: try pair(a, "dilation"),
                                    groups: try a.int("groups"))
         },
+        op("upfirdn2d(x, filter, up: 1, down: 1, padding: 0, gain: 1, flip_filter: false)",
+           """
+           Upsample, FIR-filter and downsample (NVlabs' upfirdn2d, as StyleGAN2 resamples): insert up - 1 zeros \
+           after every pixel of x [N, C, H, W], pad (negative: crop) by padding (an integer, or [left, right, top, \
+           bottom] of the upsampled image), convolve each channel with filter ([fh, fw], or [taps] applied along \
+           both axes; a true convolution unless flip_filter) scaled to total gain `gain`, keep every down-th pixel.
+           """) { a in
+            let padding: NN.FIRPadding
+            switch a["padding"] {
+            case .list(let l):
+                let values = try l.items.map { item -> Int in
+                    guard case .number(let n) = item, n == n.rounded() else { throw a.typeError("padding", "an integer or [left, right, top, bottom]") }
+                    return Int(n)
+                }
+                guard values.count == 4 else { throw a.error("padding", "upfirdn2d: padding must be an integer or [left, right, top, bottom], got \(values.count) numbers") }
+                padding = NN.FIRPadding(left: values[0], right: values[1], top: values[2], bottom: values[3])
+            default: padding = NN.FIRPadding(try a.int("padding"))
+            }
+            return try NN.upfirdn2d(try a.tensor("x"), filter: try a.tensor("filter").detached(), up: try a.int("up"), down: try a.int("down"),
+                                    padding: padding, gain: try a.float("gain"), flipFilter: try a.bool("flip_filter"))
+        },
         op("max_pool2d(x, kernel, stride: nil, padding: 0, dilation: 1, ceil_mode: false)",
            "2-D max pooling (stride defaults to kernel; kernel, stride, padding and dilation are integers or [h, w] pairs); ceil_mode: true rounds the output size up, adding a last partial window.") { a in
             try NN.maxPool2d(try a.tensor("x"), kernel: try pair(a, "kernel"), stride: a.isNil("stride") ? nil : try pair(a, "stride"),
