@@ -196,6 +196,67 @@ def visualization_rows(rows):
         del model
 
 
+def stylegan2_rows(rows):
+    """The StyleGAN2 generator with NVlabs' own code (`training.networks.Generator` from a
+    stylegan2-ada-pytorch checkout named by STYLEGAN2_REPO), as loupe-bench's PaintingWorkloads:
+    random weights (NVlabs' initialisation), z_dim 512, w_dim 512, 8 mapping layers, 256x256 RGB,
+    channel_max 512, the "skip" architecture, conv_clamp 256 (as NVlabs' ADA configurations),
+    num_fp16_res=0 and force_fp32=True (float32 throughout), noise_mode='const', eval mode.
+    - generation: one image (batch 1) from one z, truncation_psi=1, under no_grad, at channel_base
+      16384 and 32768;
+    - synthesis forward plus backward to w: channel_base 32768, ws [1, num_ws, 512] requiring grad,
+      `G.synthesis(ws)`, loss = image.sum(), backward; the weights are frozen (requires_grad_(False))
+      so only ws gets a gradient, as in Loupe.
+    The channel_base 32768 rows are left out of --quick. NVlabs' modules import `requests`
+    (dnnlib), which must be installed."""
+    generate = {base: f"stylegan2 generate 256px cb{base}" for base in (16384, 32768)}
+    backward = "stylegan2 synthesis fwd+bwd to w 256px"
+    names = [generate[16384]] + ([] if QUICK else [generate[32768], backward])
+    if not any(wanted(n) for n in names):
+        return
+    root = os.environ.get("STYLEGAN2_REPO")
+    if not root or not os.path.isfile(os.path.join(root, "training", "networks.py")):
+        print("STYLEGAN2_REPO (an NVlabs/stylegan2-ada-pytorch checkout) not set: stylegan2 rows skipped",
+              file=sys.stderr)
+        return
+    sys.path.insert(0, root)
+    try:
+        from training.networks import Generator
+    except ImportError as error:
+        print(f"NVlabs' code at STYLEGAN2_REPO={root} does not import ({error}): stylegan2 rows skipped",
+              file=sys.stderr)
+        return
+
+    def generator(channel_base):
+        torch.manual_seed(1)
+        return Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
+                         mapping_kwargs=dict(num_layers=8),
+                         synthesis_kwargs=dict(channel_base=channel_base, channel_max=512, num_fp16_res=0,
+                                               conv_clamp=256)).eval().requires_grad_(False)
+
+    for base in (16384, 32768):
+        name = generate[base]
+        if name in names and wanted(name):
+            G = generator(base)
+            z = torch.randn(1, 512, generator=torch.Generator().manual_seed(2))
+
+            def run():
+                with torch.no_grad():
+                    G(z, None, truncation_psi=1, noise_mode="const", force_fp32=True)
+            rows[name] = {"value": median_seconds(run) * 1e3, "unit": "ms"}
+            del G
+    if backward in names and wanted(backward):
+        G = generator(32768)
+        ws = torch.randn(1, G.num_ws, 512, generator=torch.Generator().manual_seed(3)).requires_grad_(True)
+
+        def step():
+            image = G.synthesis(ws, noise_mode="const", force_fp32=True)
+            image.sum().backward()
+            ws.grad = None
+        rows[backward] = {"value": median_seconds(step) * 1e3, "unit": "ms"}
+        del G
+
+
 def network_rows(rows):
     """Whole networks with random weights (timm ViTs, torchvision ResNet-50), as loupe-bench's
     NetworkWorkloads: forward under no_grad; fwd+bwd takes the gradient of the logits' sum with
@@ -488,6 +549,7 @@ def main():
     network_rows(rows)
     detr_rows(rows)
     visualization_rows(rows)
+    stylegan2_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}
