@@ -7,7 +7,7 @@ import LoupeTensor
 /// Painting with activation vectors, and the label maps to paint on.
 enum PaintBindings {
     static let all: [Builtin] = [
-        Builtin("paint(G, w, layer, paint_map, strokes, mode: nil, block: 2, features: nil, feature_layer: nil, threshold: 0.9, tolerance: 0.1)",
+        Builtin("paint(G, w, layer, paint_map, strokes, mode: nil, block: 2, features: nil, feature_layer: nil, threshold: 0.9, erode: 1, input_size: nil, mean: nil, std: nil, batch: 32, tolerance: 0.1)",
                 """
                 Paints activation vectors into `layer` of the generation w. paint_map says where: a label map \
                 [H, W] (0 keeps the generation; canvas, rect, circle, polygon draw one), a picture [3, H, W] in \
@@ -17,7 +17,7 @@ enum PaintBindings {
                 "full", for tileable vectors: textures) or grid painting ("grid": the vector in Grid Replace \
                 squares of side `block` inside the region, for object parts). The mode: a stroke's own, else \
                 `mode`, else by tileability when `features`/`feature_layer` are given (full when the score on \
-                w is >= threshold), else "full". Returns {image (in [0, 1]), labels (at the layer's \
+                w is >= threshold; erode, input_size, mean, std as tileability), else "full". Returns {image (in [0, 1]), labels (at the layer's \
                 resolution), modes (per stroke), scores (per stroke, when computed)}.
                 """) { a in
             let g = try PaintingArguments.generator(a)
