@@ -90,19 +90,78 @@ public enum StyleGAN2Ops {
     public static func modulatedConv2d(_ x: Tensor, weight: Tensor, styles: Tensor, noise: Tensor?, up: Int = 1,
                                        padding: Int = 0, filter: Tensor?, demodulate: Bool = true,
                                        flipWeight: Bool = true) throws -> Tensor {
-        let batch = x.shape[0], outChannels = weight.shape[0], inChannels = weight.shape[1]
-        guard x.rank == 4, x.shape[1] == inChannels, styles.shape == [batch, inChannels] else {
-            throw LoupeError("modulated_conv2d: input \(describe(shape: x.shape)) and styles \(describe(shape: styles.shape)) do not fit the weight \(describe(shape: weight.shape))")
-        }
-        var y = try x * styles.reshaped([batch, inChannels, 1, 1])
-        y = try conv2dResample(y, weight: weight, filter: filter, up: up, padding: padding, flipWeight: flipWeight)
+        var y = try modulatedConvolution(x, weight: weight, styles: styles, up: up, padding: padding, filter: filter,
+                                         flipWeight: flipWeight)
         if demodulate {
-            let weightSquares = try (weight * weight).sum(axes: [2, 3])
-            let dcoefs = try ((styles * styles).matmul(weightSquares.transposed()) + 1e-8).rsqrt()
-            y = try y * dcoefs.reshaped([batch, outChannels, 1, 1])
+            y = try y * demodulation(weight: weight, styles: styles).reshaped([x.shape[0], weight.shape[0], 1, 1])
         }
         if let noise { y = try y + noise }
         return y
+    }
+
+    /// The convolution of the style-scaled input, before demodulation and noise.
+    static func modulatedConvolution(_ x: Tensor, weight: Tensor, styles: Tensor, up: Int, padding: Int, filter: Tensor?,
+                                     flipWeight: Bool) throws -> Tensor {
+        let batch = x.shape[0], inChannels = weight.shape[1]
+        guard x.rank == 4, x.shape[1] == inChannels, styles.shape == [batch, inChannels] else {
+            throw LoupeError("modulated_conv2d: input \(describe(shape: x.shape)) and styles \(describe(shape: styles.shape)) do not fit the weight \(describe(shape: weight.shape))")
+        }
+        let y = try x * styles.reshaped([batch, inChannels, 1, 1])
+        return try conv2dResample(y, weight: weight, filter: filter, up: up, padding: padding, flipWeight: flipWeight)
+    }
+
+    /// The demodulation coefficients `rsqrt(sum_{i,k} (w_oik s_bi)^2 + 1e-8)`, `[B, O]`.
+    static func demodulation(weight: Tensor, styles: Tensor) throws -> Tensor {
+        let weightSquares = try (weight * weight).sum(axes: [2, 3])
+        return try ((styles * styles).matmul(weightSquares.transposed()) + 1e-8).rsqrt()
+    }
+
+    /// The elementwise tail of a synthesis or toRGB layer in one pass, for forward passes that
+    /// record no gradient: each output `((y scale[b, c]) + noise) + bias[c]`, leaky ReLU, times
+    /// `gain`, clamped, the same operations in the same order as the separate ops
+    /// (`modulatedConv2d` then `biasActivation`), so the same bits.
+    /// - Parameters:
+    ///   - y: `[B, C, H, W]`.
+    ///   - scale: `[B, C]` or nil; noise: `[H, W]` or `[B, 1, H, W]` or nil; bias: `[C]` or nil.
+    static func fusedTail(_ y: Tensor, scale: Tensor?, noise: Tensor?, bias: Tensor?, leaky: Bool, gain: Float,
+                          clamp: Float?) -> Tensor {
+        let b = y.shape[0], c = y.shape[1], plane = y.shape[2] * y.shape[3]
+        let source = y.contiguous(), scales = scale?.contiguous(), noises = noise?.contiguous(), biases = bias?.contiguous()
+        let noisePerImage = noise.map { $0.count == b * plane } ?? false
+        let result = Tensor.uninitialized(y.shape)
+        let lo = -(clamp ?? .infinity), hi = clamp ?? .infinity
+        let clamps = clamp != nil, scales1 = gain != 1
+        withExtendedLifetime((source, scales, noises, biases)) {
+            let src = UnsafePointer(source.storage.pointer + source.offset), dst = result.storage.pointer
+            let sp = scales.map { UnsafePointer($0.storage.pointer + $0.offset) }
+            let np = noises.map { UnsafePointer($0.storage.pointer + $0.offset) }
+            let bp = biases.map { UnsafePointer($0.storage.pointer + $0.offset) }
+            Parallel.forEach(b * c) { index in
+                let image = index / c, channel = index % c
+                let d = sp?[index], add = bp?[channel]
+                let n = np.map { noisePerImage ? $0 + image * plane : $0 }
+                let input = src + index * plane, output = dst + index * plane
+                for i in 0..<plane {
+                    var v = input[i]
+                    if let d { v = v * d }
+                    if let n { v = v + n[i] }
+                    if let add { v = v + add }
+                    if leaky { v = v > 0 ? v : v * 0.2 }
+                    if scales1 { v = v * gain }
+                    if clamps {
+                        let raised = v < lo ? lo : v
+                        v = raised > hi ? hi : raised
+                    }
+                    output[i] = v
+                }
+            }
+        }
+        return result
+    }
+
+    /// Whether a forward pass through these tensors records no gradient (so `fusedTail` may run).
+    static func recordsNothing(_ tensors: [Tensor?]) -> Bool {
+        !GradMode.isEnabled || !tensors.contains { $0?.requiresGrad ?? false }
     }
 
     /// `normalize_2nd_moment`: each row divided by its root mean square (+1e-8 inside the root).

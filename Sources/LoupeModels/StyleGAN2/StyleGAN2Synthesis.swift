@@ -82,6 +82,13 @@ public final class StyleGAN2SynthesisLayer: Module {
         let drawn = try noise.draw(batch: x.shape[0], resolution: resolution, constant: noiseConst.value)
         let scaled = try drawn.map { try $0 * noiseStrength.value } ?? Tensor.zeros([resolution, resolution])
         let added = try context.site("noise", scaled)
+        if StyleGAN2Ops.recordsNothing([x, styles, weight.value, bias.value, added]) {
+            let y = try StyleGAN2Ops.modulatedConvolution(x, weight: weight.value, styles: styles, up: up, padding: 1,
+                                                          filter: resampleFilter.value, flipWeight: up == 1)
+            let d = try StyleGAN2Ops.demodulation(weight: weight.value, styles: styles)
+            return .tensor(StyleGAN2Ops.fusedTail(y, scale: d, noise: added, bias: bias.value, leaky: true,
+                                                  gain: Float(2).squareRoot(), clamp: convClamp))
+        }
         let y = try StyleGAN2Ops.modulatedConv2d(x, weight: weight.value, styles: styles, noise: added, up: up,
                                                  padding: 1, filter: resampleFilter.value, flipWeight: up == 1)
         return .tensor(try StyleGAN2Ops.biasActivation(y, bias: bias.value, leaky: true, gain: Float(2).squareRoot(),
@@ -119,6 +126,9 @@ public final class StyleGAN2ToRGB: Module {
         let styles = try context.apply(affine, w) * (1 / Float(weight.shape[1]).squareRoot())
         let y = try StyleGAN2Ops.modulatedConv2d(x, weight: weight.value, styles: styles, noise: nil, filter: nil,
                                                  demodulate: false)
+        if StyleGAN2Ops.recordsNothing([y, bias.value]) {
+            return .tensor(StyleGAN2Ops.fusedTail(y, scale: nil, noise: nil, bias: bias.value, leaky: false, gain: 1, clamp: convClamp))
+        }
         return .tensor(try StyleGAN2Ops.biasActivation(y, bias: bias.value, leaky: false, gain: 1, clamp: convClamp))
     }
 }
