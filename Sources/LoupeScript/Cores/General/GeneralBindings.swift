@@ -12,7 +12,7 @@ enum GeneralBindings {
         Builtin("len(x)", "The number of items of a list, characters of a string, keys of a record, or the size of a tensor's first axis.") { a in
             switch a["x"] {
             case .list(let l): return .number(Double(l.items.count))
-            case .string(let s): return .number(Double(s.count))
+            case .string(let s): return .number(Double(stringLength(s)))
             case .record(let r): return .number(Double(r.count))
             case .tensor(let t):
                 guard t.rank > 0 else { throw LoupeError("len: a rank-0 tensor has no length") }
@@ -63,7 +63,15 @@ enum GeneralBindings {
             return .list(results)
         },
         Builtin("join(list, separator: \"\")", methodOf: "list", "The items' text joined with a separator.") { a in
-            .string(try a.list("list").items.map(\.text).joined(separator: try a.string("separator")))
+            // The texts' UTF-8 bytes with the separator's between them, made into a string once.
+            let items = try a.list("list").items
+            let separator = try a.string("separator")
+            var bytes: [UInt8] = []
+            for (k, item) in items.enumerated() {
+                if k > 0 { bytes.append(contentsOf: separator.utf8) }
+                if case .string(let t) = item { bytes.append(contentsOf: t.utf8) } else { bytes.append(contentsOf: item.text.utf8) }
+            }
+            return .string(String(decoding: bytes, as: UTF8.self))
         },
         Builtin("split(text, separator: \" \")", methodOf: "string", "Splits a string at every occurrence of a separator.") { a in
             let sep = try a.string("separator")
