@@ -124,6 +124,7 @@ extension Interpreter {
     /// Runs compiled statements like `execBlock`.
     @inline(__always)
     func run(_ block: Block, _ env: Environment) throws -> Flow {
+        if block.count == 1 { return try block[0].exec(self, env) }
         var last: Value? = nil
         for i in block.indices {
             switch try block[i].exec(self, env) {
@@ -831,7 +832,7 @@ extension Interpreter {
             taken = nil  // (so that `env` is the only reference when the call returns)
             swap(&decl.spareScope, &spare.nextSpare)
             decl.spareCount -= 1
-            spare.parent = closure.env
+            if spare.parent !== closure.env { spare.parent = closure.env }
             env = spare
         } else {
             env = Environment(parent: closure.env, layout: decl.layout)
@@ -869,7 +870,7 @@ extension Interpreter {
             result = try enter(decl, env, at: p, framePushed: true)
         }
         if decl.spareCount < 64, !env.isCaptured, isKnownUniquelyReferenced(&env) {
-            env.recycle()
+            env.recycle(globals: globals)
             swap(&env.nextSpare, &decl.spareScope)
             decl.spareScope = env
             decl.spareCount += 1

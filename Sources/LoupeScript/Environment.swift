@@ -98,11 +98,12 @@ public final class Environment {
         return env
     }
 
-    /// Empties every variable and forgets the parent, for reuse by another call of the function
-    /// (see `Interpreter.callUser`).
-    @inline(__always) func recycle() {
+    /// Empties every variable, for reuse by another call of the function (see
+    /// `Interpreter.callUser`), and forgets the parent unless it is `globals` (which lives as
+    /// long as the interpreter: the function's next call most likely has the same parent).
+    @inline(__always) func recycle(globals: Environment) {
         for i in slots.indices { slots[i] = nil }
-        parent = nil
+        if parent !== globals { parent = nil }
     }
 
     /// Empties every variable.
