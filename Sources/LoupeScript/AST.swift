@@ -35,7 +35,7 @@ public final class FunctionDecl: @unchecked Sendable {
     /// The slots of a call's scope: the parameters first, in order, then the other locals.
     let layout: ScopeLayout
     /// The body compiled for running (`compiledBody`), made after its names were resolved.
-    var compiled: Block? = nil
+    var compiled: StmtNode? = nil
     /// Scopes of finished calls that nothing references any more, reused by the next calls: the
     /// first, linked to the others by `Environment.nextSpare`, and how many there are.
     var spareScope: Environment? = nil

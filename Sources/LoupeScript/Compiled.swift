@@ -29,9 +29,9 @@ typealias Block = ContiguousArray<StmtNode>
 
 extension FunctionDecl {
     /// The compiled body, made at the first call after the function's names were resolved.
-    @inline(__always) var compiledBody: Block {
+    @inline(__always) var compiledBody: StmtNode {
         if let body = compiled { return body }
-        let body = Compiler.block(self.body)
+        let body = Compiler.body(self.body)
         compiled = body
         return body
     }
@@ -41,6 +41,16 @@ extension FunctionDecl {
 
 enum Compiler {
     static func block(_ stmts: [Stmt]) -> Block { Block(stmts.map(statement)) }
+
+    /// A function's body as one node (running it is running the block).
+    static func body(_ stmts: [Stmt]) -> StmtNode {
+        let statements = block(stmts)
+        switch statements.count {
+        case 1: return statements[0]
+        case 2: return Sequence2Node(statements[0], statements[1])
+        default: return SequenceNode(statements)
+        }
+    }
 
     static func statement(_ stmt: Stmt) -> StmtNode {
         switch stmt {
@@ -63,7 +73,8 @@ enum Compiler {
         case .whileLoop(let condition, let body, let pos):
             return WhileNode(expr(condition), block(body), pos)
         case .returnStmt(let value, let pos):
-            return ReturnNode(value.map(expr), pos)
+            if let value { return ReturnNode(expr(value), pos) }
+            return ReturnNothingNode(pos)
         default:
             return GenericStmtNode(stmt)
         }
@@ -133,6 +144,25 @@ extension Interpreter {
             }
         }
         return .normal(last)
+    }
+}
+
+/// Statements run in order (`Interpreter.run`).
+final class SequenceNode: StmtNode {
+    let block: Block
+    init(_ block: Block) { self.block = block }
+    override func exec(_ I: Interpreter, _ env: Environment) throws -> Flow { try I.run(block, env) }
+}
+
+/// Two statements run in order: `Interpreter.run` of a block of two.
+final class Sequence2Node: StmtNode {
+    let first: StmtNode, second: StmtNode
+    init(_ first: StmtNode, _ second: StmtNode) { self.first = first; self.second = second }
+    override func exec(_ I: Interpreter, _ env: Environment) throws -> Flow {
+        switch try first.exec(I, env) {
+        case .normal: return try second.exec(I, env)
+        case let other: return other
+        }
     }
 }
 
@@ -296,13 +326,22 @@ final class WhileNode: StmtNode {
 }
 
 final class ReturnNode: StmtNode {
-    let value: ExprNode?
+    let value: ExprNode
     let pos: SourcePos
-    init(_ value: ExprNode?, _ pos: SourcePos) { self.value = value; self.pos = pos }
+    init(_ value: ExprNode, _ pos: SourcePos) { self.value = value; self.pos = pos }
     override func exec(_ I: Interpreter, _ env: Environment) throws -> Flow {
         guard I.callDepth > 0 else { throw I.fail("'return' outside a function", pos) }
-        guard let value else { return .returned(.null) }
         return .returned(try value.eval(I, env))
+    }
+}
+
+/// `return` without a value.
+final class ReturnNothingNode: StmtNode {
+    let pos: SourcePos
+    init(_ pos: SourcePos) { self.pos = pos }
+    override func exec(_ I: Interpreter, _ env: Environment) throws -> Flow {
+        guard I.callDepth > 0 else { throw I.fail("'return' outside a function", pos) }
+        return .returned(.null)
     }
 }
 
@@ -857,7 +896,7 @@ extension Interpreter {
             loopDepth = 0
             defer { callDepth -= 1; loopDepth = callerLoops; popFrame() }
             do {
-                switch try run(decl.compiledBody, env) {
+                switch try decl.compiledBody.exec(self, env) {
                 case .returned(let v): result = v
                 case .normal(let v): result = v ?? .null
                 case .broke, .continued: result = .null

@@ -102,7 +102,7 @@ public final class Environment {
     /// `Interpreter.callUser`), and forgets the parent unless it is `globals` (which lives as
     /// long as the interpreter: the function's next call most likely has the same parent).
     @inline(__always) func recycle(globals: Environment) {
-        for i in slots.indices { slots[i] = nil }
+        for i in 0..<slots.count { slots[i] = nil }
         if parent !== globals { parent = nil }
     }
 

@@ -724,7 +724,7 @@ public final class Interpreter {
             env.slots[j] = try eval(d, env)
         }
         do {
-            switch try run(decl.compiledBody, env) {
+            switch try decl.compiledBody.exec(self, env) {
             case .returned(let v): return v
             case .normal(let v): return v ?? .null
             case .broke, .continued: return .null
