@@ -46,15 +46,15 @@ public final class Builtin: @unchecked Sendable {
         if open < signature.endIndex {
             let inner = signature[signature.index(after: open)..<(signature.lastIndex(of: ")") ?? signature.endIndex)]
             for raw in inner.split(separator: ",") {
-                var p = raw.trimmingCharacters(in: .whitespaces)
+                var p = Builtin.trimmed(raw)
                 if p.isEmpty { continue }
                 var variadic = false
                 if p.hasPrefix("*") { variadic = true; p.removeFirst() }
                 var def: Value? = nil
                 if let colon = p.firstIndex(of: ":") {
-                    let literal = p[p.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    let literal = Builtin.trimmed(p[p.index(after: colon)...])
                     def = Builtin.literal(literal)
-                    p = String(p[..<colon]).trimmingCharacters(in: .whitespaces)
+                    p = Builtin.trimmed(p[..<colon])
                 }
                 params.append(BuiltinParam(name: p, defaultValue: def, variadic: variadic))
             }
@@ -63,6 +63,15 @@ public final class Builtin: @unchecked Sendable {
         paramNames = params.map(\.name)
         indexByName = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         hasVariadic = params.contains { $0.variadic }
+    }
+
+    /// `text.trimmingCharacters(in: .whitespaces)`, without Foundation for ASCII text (every
+    /// signature: the interpreter's start-up parses all of them).
+    static func trimmed<S: StringProtocol>(_ text: S) -> String {
+        guard text.utf8.allSatisfy({ $0 < 128 }) else { return text.trimmingCharacters(in: .whitespaces) }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(text[first...last])
     }
 
     /// One name for methods of different types: `overloads` by receiver type name. `help` shows

@@ -67,9 +67,18 @@ enum GeneralBindings {
             let items = try a.list("list").items
             let separator = try a.string("separator")
             var bytes: [UInt8] = []
+            bytes.reserveCapacity(items.reduce(max(0, items.count - 1) * separator.utf8.count) {
+                if case .string(let t) = $1 { return $0 + t.utf8.count }
+                return $0
+            })
+            func append(_ text: String) {
+                if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+                    bytes.append(contentsOf: text.utf8)
+                }
+            }
             for (k, item) in items.enumerated() {
-                if k > 0 { bytes.append(contentsOf: separator.utf8) }
-                if case .string(let t) = item { bytes.append(contentsOf: t.utf8) } else { bytes.append(contentsOf: item.text.utf8) }
+                if k > 0 { append(separator) }
+                if case .string(let t) = item { append(t) } else { append(item.text) }
             }
             return .string(String(decoding: bytes, as: UTF8.self))
         },
