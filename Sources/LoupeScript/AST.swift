@@ -34,6 +34,12 @@ public final class FunctionDecl: @unchecked Sendable {
     let declared: [String: ScopeDeclaration]
     /// The slots of a call's scope: the parameters first, in order, then the other locals.
     let layout: ScopeLayout
+    /// The body compiled for running (`compiledBody`), made after its names were resolved.
+    var compiled: StmtNode? = nil
+    /// Scopes of finished calls that nothing references any more, reused by the next calls: the
+    /// first, linked to the others by `Environment.nextSpare`, and how many there are.
+    var spareScope: Environment? = nil
+    var spareCount = 0
     init(name: String, params: [Parameter], body: [Stmt], pos: SourcePos, source: SourceFile) {
         self.name = name; self.params = params; self.body = body; self.pos = pos; self.source = source
         binding = NameRef(name, pos)

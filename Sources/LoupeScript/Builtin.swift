@@ -23,6 +23,8 @@ public final class Builtin: @unchecked Sendable {
     let body: (inout Arguments) throws -> Value
     /// Parameter indices by name, resolved once here so argument lookups by name are cheap.
     let indexByName: [String: Int]
+    /// The parameters' names in order (a short list is searched faster than hashed).
+    let paramNames: [String]
     /// Whether a parameter collects the remaining positional arguments (`*shape`).
     let hasVariadic: Bool
     /// For a name several cores declare as methods of different types (`split` of strings and of
@@ -44,22 +46,32 @@ public final class Builtin: @unchecked Sendable {
         if open < signature.endIndex {
             let inner = signature[signature.index(after: open)..<(signature.lastIndex(of: ")") ?? signature.endIndex)]
             for raw in inner.split(separator: ",") {
-                var p = raw.trimmingCharacters(in: .whitespaces)
+                var p = Builtin.trimmed(raw)
                 if p.isEmpty { continue }
                 var variadic = false
                 if p.hasPrefix("*") { variadic = true; p.removeFirst() }
                 var def: Value? = nil
                 if let colon = p.firstIndex(of: ":") {
-                    let literal = p[p.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    let literal = Builtin.trimmed(p[p.index(after: colon)...])
                     def = Builtin.literal(literal)
-                    p = String(p[..<colon]).trimmingCharacters(in: .whitespaces)
+                    p = Builtin.trimmed(p[..<colon])
                 }
                 params.append(BuiltinParam(name: p, defaultValue: def, variadic: variadic))
             }
         }
         self.params = params
+        paramNames = params.map(\.name)
         indexByName = Dictionary(params.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         hasVariadic = params.contains { $0.variadic }
+    }
+
+    /// `text.trimmingCharacters(in: .whitespaces)`, without Foundation for ASCII text (every
+    /// signature: the interpreter's start-up parses all of them).
+    static func trimmed<S: StringProtocol>(_ text: S) -> String {
+        guard text.utf8.allSatisfy({ $0 < 128 }) else { return text.trimmingCharacters(in: .whitespaces) }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(text[first...last])
     }
 
     /// One name for methods of different types: `overloads` by receiver type name. `help` shows
@@ -73,6 +85,7 @@ public final class Builtin: @unchecked Sendable {
         methodOf = nil
         methodName = nil
         params = first.params
+        paramNames = first.paramNames
         indexByName = first.indexByName
         hasVariadic = first.hasVariadic
         var byType: [String: Builtin] = [:]
@@ -117,17 +130,18 @@ public final class Builtin: @unchecked Sendable {
         // The common call: positional arguments only, no variadic parameter.
         if named.isEmpty, !hasVariadic, positional.count <= params.count {
             var values = positional
-            values.reserveCapacity(params.count)
-            var positions = [SourcePos](repeating: callPos, count: params.count)
-            for k in positional.indices { positions[k] = positionalPos(k) }
-            for p in params[positional.count...] {
-                guard let d = p.defaultValue else {
-                    throw interpreter.fail("\(name): missing argument '\(p.name)': \(signature)", callPos)
+            if positional.count < params.count {
+                values.reserveCapacity(params.count)
+                for j in positional.count..<params.count {
+                    guard let d = params[j].defaultValue else {
+                        throw interpreter.fail("\(name): missing argument '\(params[j].name)': \(signature)", callPos)
+                    }
+                    values.append(d)
                 }
-                values.append(d)
             }
-            return Arguments(builtin: self, values: values, positions: positions, variadicPositions: [],
-                             source: interpreter.currentSource, interpreter: interpreter)
+            return Arguments(builtin: self, values: values,
+                             positions: .positional(site: site, isMethod: isMethod, count: positional.count, callPos: callPos),
+                             variadicPositions: [], source: interpreter.currentSource, interpreter: interpreter)
         }
         var slots = [Value?](repeating: nil, count: params.count)
         var positions = [SourcePos](repeating: callPos, count: params.count)
@@ -165,7 +179,7 @@ public final class Builtin: @unchecked Sendable {
             }
             values.append(d)
         }
-        return Arguments(builtin: self, values: values, positions: positions, variadicPositions: restPositions,
+        return Arguments(builtin: self, values: values, positions: .each(positions), variadicPositions: restPositions,
                          source: interpreter.currentSource, interpreter: interpreter)
     }
 }
@@ -175,6 +189,30 @@ public final class Builtin: @unchecked Sendable {
 struct CallSite {
     var receiver: SourcePos?
     var arguments: [CallArgument]
+
+    /// Where positional argument `k` of a call is written (`k` 0 is the receiver of a method).
+    static func positionalPos(_ site: CallSite?, isMethod: Bool, _ k: Int, callPos: SourcePos) -> SourcePos {
+        guard let site else { return callPos }
+        let i = isMethod ? k - 1 : k
+        if i < 0 { return site.receiver ?? callPos }
+        return i < site.arguments.count ? site.arguments[i].pos : callPos
+    }
+}
+
+/// Where a builtin call's arguments are written, by parameter.
+enum ArgumentPositions {
+    /// Each parameter's position (the call's for defaults).
+    case each([SourcePos])
+    /// A call with `count` positional arguments only: found in the call site when asked.
+    case positional(site: CallSite?, isMethod: Bool, count: Int, callPos: SourcePos)
+
+    subscript(_ j: Int) -> SourcePos {
+        switch self {
+        case .each(let positions): return positions[j]
+        case .positional(let site, let isMethod, let count, let callPos):
+            return j < count ? CallSite.positionalPos(site, isMethod: isMethod, j, callPos: callPos) : callPos
+        }
+    }
 }
 
 /// The bound arguments of a builtin call, read by parameter name. The typed accessors' errors
@@ -185,7 +223,7 @@ public struct Arguments {
     public let builtin: Builtin
     fileprivate let values: [Value]
     /// The source position of each parameter's argument (the call's for defaults).
-    fileprivate let positions: [SourcePos]
+    fileprivate let positions: ArgumentPositions
     /// The positions of the items of the variadic parameter.
     fileprivate let variadicPositions: [SourcePos]
     fileprivate let source: SourceFile
@@ -195,7 +233,12 @@ public struct Arguments {
     func pinValues() { for v in values { interpreter.pin(v) } }
 
     /// The index of parameter `name`, or nil (an error in the builtin's body) when there is none.
-    private func slot(_ name: String) -> Int? { builtin.indexByName[name] }
+    private func slot(_ name: String) -> Int? {
+        let names = builtin.paramNames
+        if names.count > 8 { return builtin.indexByName[name] }
+        for j in names.indices where names[j] == name { return j }
+        return nil
+    }
 
     private func checkedSlot(_ name: String) throws -> Int {
         guard let i = slot(name) else {

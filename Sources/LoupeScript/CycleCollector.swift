@@ -97,7 +97,7 @@ struct CycleCollector {
                 case .record(let r):
                     if seen.insert(ObjectIdentifier(r)).inserted {
                         traced += r.count
-                        values += r.values.values.filter(\.canReachEnvironment)
+                        values += r.items.filter(\.canReachEnvironment)
                     }
                 case .function(let closure): environments.append(closure.env)
                 case .boundMethod(_, let receiver): values.append(receiver)

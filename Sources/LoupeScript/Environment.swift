@@ -31,7 +31,8 @@ public final class Environment {
     /// The variables' values by slot; nil while a variable is unassigned.
     var slots: ContiguousArray<Value?>
     let layout: ScopeLayout
-    let parent: Environment?
+    /// The scope the function was defined in (set again when a call's scope is reused).
+    var parent: Environment?
     /// For the globals: the builtin of each slot's name, answering while the slot is empty (a
     /// user's variable hides the builtin of its name, as in Python).
     var builtins: ContiguousArray<Value?> = []
@@ -39,6 +40,11 @@ public final class Environment {
     var isCaptured = false
     /// The last cycle collection that found this scope reachable.
     var markEpoch = 0
+    /// For the scope of a running call: the scope of the call it runs in (`Interpreter.frames`).
+    /// The running calls hold their scopes, so the link needs no reference count.
+    unowned(unsafe) var callerFrame: Environment? = nil
+    /// For a scope kept for reuse (`FunctionDecl.spareScope`): the next one kept.
+    var nextSpare: Environment? = nil
 
     init(parent: Environment?, layout: ScopeLayout) {
         self.parent = parent
@@ -90,6 +96,14 @@ public final class Environment {
         var env: Environment? = self
         for _ in 0..<depth { env = env?.parent }
         return env
+    }
+
+    /// Empties every variable, for reuse by another call of the function (see
+    /// `Interpreter.callUser`), and forgets the parent unless it is `globals` (which lives as
+    /// long as the interpreter: the function's next call most likely has the same parent).
+    @inline(__always) func recycle(globals: Environment) {
+        for i in 0..<slots.count { slots[i] = nil }
+        if parent !== globals { parent = nil }
     }
 
     /// Empties every variable.

@@ -41,11 +41,49 @@ public final class Interpreter {
     public internal(set) var builtinCallPos = SourcePos(line: 0, column: 0)
     var loopDepth = 0
     static let maxCallDepth = 1000
+    /// The environment of the innermost running user function call, linked to those of the calls
+    /// it runs in (`Environment.callerFrame`).
+    unowned(unsafe) var topFrame: Environment? = nil
     /// The environments of the running user function calls (roots of the cycle collector).
-    var frames: [Environment] = []
+    var frames: [Environment] {
+        var all: [Environment] = []
+        var frame = topFrame
+        while let f = frame {
+            all.append(f)
+            frame = f.callerFrame
+        }
+        return all
+    }
+
+    /// Makes `env` the innermost running call's environment.
+    @inline(__always) func pushFrame(_ env: Environment) {
+        env.callerFrame = topFrame
+        topFrame = env
+    }
+
+    /// Ends the innermost running call's frame.
+    @inline(__always) func popFrame() {
+        let frame = topFrame
+        topFrame = frame?.callerFrame
+        frame?.callerFrame = nil
+    }
     /// Values held while they are computed or used (roots of the cycle collector), see `pin`.
     var temporaries: [Value] = []
     var cycles = CycleCollector()
+    /// The builtins that compiled calls run without binding their arguments (see `Compiled.swift`):
+    /// the list method `append` and the function `len`, when the cores declare them.
+    private(set) var appendMethod: Builtin? = nil
+    private(set) var lenFunction: Builtin? = nil
+    /// A number no other interpreter of the process has (keys the method caches of compiled calls).
+    let serial: Int = Interpreter.nextSerial()
+    nonisolated(unsafe) private static var serials = 0
+    private static let serialLock = NSLock()
+    private static func nextSerial() -> Int {
+        serialLock.lock()
+        defer { serialLock.unlock() }
+        serials += 1
+        return serials
+    }
 
     /// An interpreter of the language made of the cores in `table`.
     public init(table: BuiltinTable) {
@@ -55,6 +93,8 @@ public final class Interpreter {
         let names = table.builtins.keys.sorted()
         globals = Environment(parent: nil, layout: ScopeLayout(names: names))
         globals.builtins = ContiguousArray(names.map { table.builtins[$0].map(Value.builtin) })
+        if let b = table.methods["list"]?["append"], b.signature == "append(list, value)" { appendMethod = b }
+        if let b = table.builtins["len"], b.signature == "len(x)", b.overloads.isEmpty { lenFunction = b }
     }
 
     /// An interpreter of the standard cores (`ScriptCores.standard`). Throws when two cores
@@ -133,7 +173,7 @@ public final class Interpreter {
         loopDepth = 0
         let flow: Flow
         do {
-            flow = try execBlock(stmts, globals)
+            flow = try run(Compiler.block(stmts), globals)
         } catch {
             collectCycles()
             throw error
@@ -177,12 +217,12 @@ public final class Interpreter {
 
     /// Drops the last `count` temporaries.
     func unpin(_ count: Int) {
-        if count > 0 { temporaries.removeLast(count) }
+        for _ in 0..<count { temporaries.removeLast() }
     }
 
     /// Drops the temporaries pinned since `mark` (a previous `temporaries.count`).
     func unpin(to mark: Int) {
-        if temporaries.count > mark { temporaries.removeSubrange(mark...) }
+        while temporaries.count > mark { temporaries.removeLast() }
     }
 
     /// Evaluates an expression and pins its value.
@@ -212,6 +252,13 @@ public final class Interpreter {
 
     func fail(_ message: String, _ pos: SourcePos) -> ScriptError {
         ScriptError(message, source: currentSource, pos: pos)
+    }
+
+    /// `checkInterrupt(pos)` with its common case (no step budget, no Ctrl-C) inline.
+    @inline(__always)
+    func checkInterruptInline(_ pos: SourcePos) throws {
+        if stepBudget == nil && Interrupt.requested == 0 { return }
+        try checkInterrupt(pos)
     }
 
     /// Throws when the step budget is spent or Ctrl-C was pressed; `progress` says how far the
@@ -395,11 +442,16 @@ public final class Interpreter {
             if let v = env.lookup(ref.name) { return v }
             throw undefined(ref, env)
         }
-        throw fail("local variable '\(ref.name)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", ref.pos)
+        throw unassigned(ref)
+    }
+
+    /// The error for a function's local read before it is assigned.
+    func unassigned(_ ref: NameRef) -> ScriptError {
+        fail("local variable '\(ref.name)' is used before it is assigned (assigning to a name inside a function makes it local to the function)", ref.pos)
     }
 
     /// The error for a name nothing defines, with the nearest defined name as a hint.
-    private func undefined(_ ref: NameRef, _ env: Environment) -> ScriptError {
+    func undefined(_ ref: NameRef, _ env: Environment) -> ScriptError {
         let near = nearestName(ref.name, env)
         return fail("undefined variable '\(ref.name)'" + (near.map { " (did you mean '\($0)'?)" } ?? ""), ref.pos)
     }
@@ -619,45 +671,60 @@ public final class Interpreter {
         let env = Environment(parent: closure.env, layout: decl.layout)
         // The call's scope is a root while its arguments are computed (they may run Loupe code
         // that collects cycles), which also keeps the closure's own scope, its parent, alive.
-        frames.append(env)
+        pushFrame(env)
         do {
             for i in arguments.indices { env.slots[i] = try eval(arguments[i].value, callerEnv) }
         } catch {
-            frames.removeLast()
+            popFrame()
             throw error
         }
-        frames.removeLast()
+        popFrame()
         try checkInterrupt(p)
         try checkDepth(decl, at: p)
         return try enter(decl, env, at: p)
     }
 
     /// Throws when one more nested call would pass `maxCallDepth`.
-    private func checkDepth(_ decl: FunctionDecl, at p: SourcePos) throws {
-        guard callDepth < Interpreter.maxCallDepth else {
-            throw fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
-        }
+    @inline(__always)
+    func checkDepth(_ decl: FunctionDecl, at p: SourcePos) throws {
+        guard callDepth < Interpreter.maxCallDepth else { throw tooDeep(decl, at: p) }
+    }
+
+    private func tooDeep(_ decl: FunctionDecl, at p: SourcePos) -> ScriptError {
+        fail("\(decl.name): too much recursion (over \(Interpreter.maxCallDepth) nested calls)", p)
     }
 
     /// Runs a call whose given arguments are bound in `env`: the defaults, then the body.
-    private func enter(_ decl: FunctionDecl, _ env: Environment, at p: SourcePos) throws -> Value {
+    /// `framePushed`: the caller put `env` on `frames` already (it is taken off at the end).
+    func enter(_ decl: FunctionDecl, _ env: Environment, at p: SourcePos, framePushed: Bool = false) throws -> Value {
+        // A call into the running file (the common case) leaves `currentSource` as it is.
+        if currentSource === decl.source {
+            return try enterBody(decl, env, at: p, callerSource: decl.source, framePushed: framePushed)
+        }
         let callerSource = currentSource
-        callDepth += 1
         currentSource = decl.source
+        defer { currentSource = callerSource }
+        return try enterBody(decl, env, at: p, callerSource: callerSource, framePushed: framePushed)
+    }
+
+    /// `enter` once `currentSource` is the function's.
+    private func enterBody(_ decl: FunctionDecl, _ env: Environment, at p: SourcePos, callerSource: SourceFile,
+                           framePushed: Bool) throws -> Value {
+        callDepth += 1
         let callerLoops = loopDepth
         loopDepth = 0
-        frames.append(env)
-        defer { callDepth -= 1; currentSource = callerSource; loopDepth = callerLoops; frames.removeLast() }
+        if !framePushed { pushFrame(env) }
+        defer { callDepth -= 1; loopDepth = callerLoops; popFrame() }
         if cycles.isDue { collectCycles() }
-        for (j, param) in decl.params.enumerated() where env.slots[j] == nil {
-            guard let d = param.defaultValue else {
+        for j in 0..<decl.params.count where env.slots[j] == nil {
+            guard let d = decl.params[j].defaultValue else {
                 currentSource = callerSource
-                throw fail("\(decl.name): missing argument '\(param.name)'", p)
+                throw fail("\(decl.name): missing argument '\(decl.params[j].name)'", p)
             }
             env.slots[j] = try eval(d, env)
         }
         do {
-            switch try execBlock(decl.body, env) {
+            switch try decl.compiledBody.exec(self, env) {
             case .returned(let v): return v
             case .normal(let v): return v ?? .null
             case .broke, .continued: return .null

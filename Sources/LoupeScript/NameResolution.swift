@@ -71,6 +71,7 @@ struct NameResolution {
     }
 
     private mutating func function(_ decl: FunctionDecl) {
+        decl.compiled = nil
         functions.append(decl)
         for parameter in decl.params {
             if let value = parameter.defaultValue { expr(value) }

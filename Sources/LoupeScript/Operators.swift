@@ -20,8 +20,7 @@ enum Operators {
                 return .number(x / y)
             case .remainder:
                 guard y != 0 else { throw LoupeError("modulo by zero") }
-                let r = x.truncatingRemainder(dividingBy: y)
-                return .number(r != 0 && (r < 0) != (y < 0) ? r + y : r)
+                return .number(remainder(x, y))
             case .power: return .number(pow(x, y))
             case .less: return .bool(x < y)
             case .lessOrEqual: return .bool(x <= y)
@@ -56,6 +55,21 @@ enum Operators {
         default: break
         }
         throw LoupeError("operator '\(op.rawValue)' is not defined for \(a.typeName) and \(b.typeName)")
+    }
+
+    /// `x % y` (y not 0) with the sign of `y`, as in Python.
+    @inline(__always)
+    static func remainder(_ x: Double, _ y: Double) -> Double {
+        let r: Double
+        // Integers below 2^53 take the exact integer remainder (the same value as fmod's, which
+        // has x's sign also when it is 0), not the slower floating-point one.
+        if abs(x) < 9.0e15, abs(y) < 9.0e15, x == x.rounded(.towardZero), y == y.rounded(.towardZero) {
+            let q = Int64(x) % Int64(y)
+            r = q == 0 ? (x.sign == .minus ? -0.0 : 0.0) : Double(q)
+        } else {
+            r = x.truncatingRemainder(dividingBy: y)
+        }
+        return r != 0 && (r < 0) != (y < 0) ? r + y : r
     }
 
     static func asTensor(_ v: Value, _ op: BinaryOperator) throws -> Tensor {

@@ -6,18 +6,62 @@ public final class ListBox: @unchecked Sendable {
     public init(_ items: [Value]) { self.items = items }
 }
 
-/// An ordered record of named values, shared by reference.
+/// An ordered record of named values, shared by reference. The values are kept in key order
+/// beside the keys; a small record (most are) finds a key by comparing it with each, a larger one
+/// through an index by key.
 public final class RecordBox: @unchecked Sendable {
     public private(set) var keys: [String] = []
-    public private(set) var values: [String: Value] = [:]
-    public init(_ pairs: [(String, Value)] = []) { for (k, v) in pairs { self[k] = v } }
+    /// The values, in the order of `keys`.
+    private(set) var items: [Value] = []
+    /// Each key's position, once the record has more than `indexedCount` keys.
+    private var index: [String: Int]? = nil
+    private static let indexedCount = 8
+    /// The values by key.
+    public var values: [String: Value] { Dictionary(uniqueKeysWithValues: zip(keys, items)) }
+    public init(_ pairs: [(String, Value)] = []) {
+        keys.reserveCapacity(pairs.count)
+        items.reserveCapacity(pairs.count)
+        for (k, v) in pairs { self[k] = v }
+    }
+    /// A record of `keys` (all different) and their values.
+    init(distinctKeys keys: [String], items: [Value]) {
+        self.keys = keys
+        self.items = items
+        if keys.count > RecordBox.indexedCount { buildIndex() }
+    }
+    /// The value of `key`, looked for first at position `hint` (where the caller found the key in
+    /// its last record: records made by one literal have their keys in the same order), which is
+    /// set to where the key is.
+    @inline(__always) func value(_ key: String, hint: inout Int) -> Value? {
+        if hint < keys.count, keys[hint] == key { return items[hint] }
+        guard let i = position(of: key) else { return nil }
+        hint = i
+        return items[i]
+    }
+    /// The position of `key` in `keys`.
+    @inline(__always) private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        for i in keys.indices where keys[i] == key { return i }
+        return nil
+    }
+    private func buildIndex() {
+        index = keys.count > RecordBox.indexedCount ? Dictionary(uniqueKeysWithValues: zip(keys, keys.indices)) : nil
+    }
     public subscript(key: String) -> Value? {
-        get { values[key] }
+        get { position(of: key).map { items[$0] } }
         set {
             if let v = newValue {
-                if values.updateValue(v, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let i = position(of: key) {
+                    items[i] = v
+                } else {
+                    keys.append(key)
+                    items.append(v)
+                    if index != nil { index![key] = keys.count - 1 } else if keys.count > RecordBox.indexedCount { buildIndex() }
+                }
+            } else if let i = position(of: key) {
+                keys.remove(at: i)
+                items.remove(at: i)
+                buildIndex()
             }
         }
     }
@@ -76,7 +120,9 @@ public enum Value: @unchecked Sendable {
     case string(String)
     case list(ListBox)
     case record(RecordBox)
-    case tensor(Tensor)
+    /// Boxed: a tensor is five words, and keeping it out of line keeps every value (copied at
+    /// every step of the interpreter) three words long.
+    indirect case tensor(Tensor)
     case function(Closure)
     case builtin(Builtin)
     indirect case boundMethod(Builtin, Value)

@@ -12,7 +12,7 @@ enum GeneralBindings {
         Builtin("len(x)", "The number of items of a list, characters of a string, keys of a record, or the size of a tensor's first axis.") { a in
             switch a["x"] {
             case .list(let l): return .number(Double(l.items.count))
-            case .string(let s): return .number(Double(s.count))
+            case .string(let s): return .number(Double(stringLength(s)))
             case .record(let r): return .number(Double(r.count))
             case .tensor(let t):
                 guard t.rank > 0 else { throw LoupeError("len: a rank-0 tensor has no length") }
@@ -63,7 +63,24 @@ enum GeneralBindings {
             return .list(results)
         },
         Builtin("join(list, separator: \"\")", methodOf: "list", "The items' text joined with a separator.") { a in
-            .string(try a.list("list").items.map(\.text).joined(separator: try a.string("separator")))
+            // The texts' UTF-8 bytes with the separator's between them, made into a string once.
+            let items = try a.list("list").items
+            let separator = try a.string("separator")
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(items.reduce(max(0, items.count - 1) * separator.utf8.count) {
+                if case .string(let t) = $1 { return $0 + t.utf8.count }
+                return $0
+            })
+            func append(_ text: String) {
+                if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+                    bytes.append(contentsOf: text.utf8)
+                }
+            }
+            for (k, item) in items.enumerated() {
+                if k > 0 { append(separator) }
+                if case .string(let t) = item { append(t) } else { append(item.text) }
+            }
+            return .string(String(decoding: bytes, as: UTF8.self))
         },
         Builtin("split(text, separator: \" \")", methodOf: "string", "Splits a string at every occurrence of a separator.") { a in
             let sep = try a.string("separator")
