@@ -77,7 +77,7 @@ extension GANPainting {
             let fullMean = try fullFeatures.mean(axes: [2, 3])
             let m = try mask.reshaped([1, 1, mask.shape[0], mask.shape[1]])
             let gridMean = try (gridFeatures * m).sum(axes: [2, 3]) / mask.sum()
-            scores += try cosine(fullMean, gridMean)
+            scores += try NN.cosineSimilarity(fullMean, gridMean).contiguous().scalars
             fulls.append(full)
             grids.append(grid)
         }
@@ -131,13 +131,6 @@ extension GANPainting {
             throw LoupeError("tileability: eroding the grid by \(erode) on the \(h)x\(w) feature map leaves nothing; lower erode: or pick a feature_layer with a finer map")
         }
         return try Tensor(shape: [h, w], scalars: eroded)
-    }
-
-    /// Row-wise cosine similarity of `[N, D]` matrices.
-    static func cosine(_ a: Tensor, _ b: Tensor) throws -> [Float] {
-        let dot = try (a * b).sum(axes: [1])
-        let norms = try (a * a).sum(axes: [1]).sqrt() * (b * b).sum(axes: [1]).sqrt()
-        return try (dot / (norms + 1e-8)).contiguous().scalars
     }
 }
 

@@ -10,6 +10,7 @@ final class CoreOpCoverageTests: XCTestCase {
         "NN.attention": "scaled_dot_product_attention",  // the same kernel, also returning probabilities
         "NN.upsampleNearest2d": "upsample", "NN.upsampleBilinear2d": "upsample",  // and interpolate
         "NN.rfft2": "rfft2", "NN.irfft2": "irfft2",
+        "NN.cosineSimilarity": "activation_cosine",
         "Tensor.abs": "abs", "Tensor.sqrt": "sqrt",  // general core: numbers and tensors
         "Tensor.argmax": "argmax", "Tensor.argmin": "argmin",
         "Tensor.clamped": "clamp", "Tensor.concat": "cat", "Tensor.detached": "detach",
