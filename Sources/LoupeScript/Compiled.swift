@@ -120,7 +120,7 @@ enum Compiler {
 // MARK: Statements
 
 extension Interpreter {
-    /// Runs a loop's body like `execBlock`, whose value the loop does not use.
+    /// Runs a loop's body like `run`, whose value the loop does not use.
     @inline(__always)
     func runLoopBody(_ block: Block, _ env: Environment) throws -> Flow {
         for i in block.indices {
@@ -132,7 +132,7 @@ extension Interpreter {
         return .normal(nil)
     }
 
-    /// Runs compiled statements like `execBlock`.
+    /// Runs compiled statements; the flow of the first that is not normal, else the last value.
     @inline(__always)
     func run(_ block: Block, _ env: Environment) throws -> Flow {
         if block.count == 1 { return try block[0].exec(self, env) }
@@ -518,14 +518,7 @@ final class UnaryNode: ExprNode {
         let v = try operand.eval(I, env)
         if isNot { return .bool(!v.isTruthy) }
         do {
-            switch v {
-            case .number(let n): return .number(-n)
-            case .tensor(let t): return .tensor(-t)
-            case .handle(let h as ArithmeticHandle):
-                if let negated = try h.binary(.multiply, .number(-1), v) { return negated }
-                throw LoupeError("unary '-' is not defined for \(v.typeName)")
-            default: throw LoupeError("unary '-' needs a number or tensor, got \(v.typeName)")
-            }
+            return try Operators.negate(v)
         } catch let error as LoupeError {
             throw I.fail(error.message, pos)
         }

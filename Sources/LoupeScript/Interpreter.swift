@@ -276,77 +276,19 @@ public final class Interpreter {
 
     // MARK: Statements
 
-    func execBlock(_ stmts: [Stmt], _ env: Environment) throws -> Flow {
-        var last: Value? = nil
-        for s in stmts {
-            switch try exec(s, env) {
-            case .normal(let v): last = v
-            case let other: return other
-            }
-        }
-        return .normal(last)
-    }
-
+    /// Runs the statements the compiler leaves to the tree (`GenericStmtNode`: assignments to an
+    /// attribute or an index, break, continue, global/nonlocal); every other statement runs as
+    /// its compiled node, the one implementation of its semantics.
     func exec(_ stmt: Stmt, _ env: Environment) throws -> Flow {
         switch stmt {
-        case .expr(let e):
-            return .normal(try eval(e, env))
         case .assign(let target, let valueExpr, let pos):
             let mark = temporaries.count
             defer { unpin(to: mark) }
             let value = try evalPinned(valueExpr, env)
             try assign(target, value, env, pos)
             return .normal(nil)
-        case .function(let decl):
-            try store(decl.binding, .function(makeClosure(decl, env)), env)
-            return .normal(nil)
-        case .ifChain(let branches, let elseBody, _):
-            for (cond, body) in branches where try eval(cond, env).isTruthy {
-                return try execBlock(body, env)
-            }
-            if let elseBody { return try execBlock(elseBody, env) }
-            return .normal(nil)
-        case .forIn(let variable, let seqExpr, let body, let pos):
-            let seq = try eval(seqExpr, env)
-            let items: [Value]
-            switch seq {
-            case .list(let l): items = l.items
-            case .string(let s): items = s.map { .string(String($0)) }
-            case .record(let r): items = r.keys.map { .string($0) }
-            case .tensor(let t):
-                guard t.rank > 0 else { throw fail("for: cannot iterate over a rank-0 tensor", seqExpr.pos) }
-                items = try (0..<t.shape[0]).map { .tensor(try t.indexed([.index($0)])) }
-            default: throw fail("for: cannot iterate over a \(seq.typeName)", seqExpr.pos)
-            }
-            let mark = temporaries.count
-            if case .list = seq, items.contains(where: \.canReachEnvironment) { pin(.list(ListBox(items))) }
-            loopDepth += 1
-            defer { loopDepth -= 1; unpin(to: mark) }
-            for item in items {
-                try checkInterrupt(pos)
-                try store(variable, item, env)
-                switch try execBlock(body, env) {
-                case .broke: return .normal(nil)
-                case .returned(let v): return .returned(v)
-                default: break
-                }
-            }
-            return .normal(nil)
-        case .whileLoop(let cond, let body, let pos):
-            loopDepth += 1
-            defer { loopDepth -= 1 }
-            while try eval(cond, env).isTruthy {
-                try checkInterrupt(pos)
-                switch try execBlock(body, env) {
-                case .broke: return .normal(nil)
-                case .returned(let v): return .returned(v)
-                default: break
-                }
-            }
-            return .normal(nil)
-        case .returnStmt(let e, let pos):
-            guard callDepth > 0 else { throw fail("'return' outside a function", pos) }
-            return .returned(try e.map { try eval($0, env) } ?? .null)
+        case .expr, .function, .ifChain, .forIn, .whileLoop, .returnStmt:
+            return try Compiler.statement(stmt).exec(self, env)
         case .breakStmt(let pos):
             guard loopDepth > 0 else { throw fail("'break' outside a loop", pos) }
             return .broke
@@ -520,15 +462,7 @@ public final class Interpreter {
             return try read(ref, env)
         case .unary(let op, let x, _):
             let v = try eval(x, env)
-            if op == "not" { return .bool(!v.isTruthy) }
-            switch v {
-            case .number(let n): return .number(-n)
-            case .tensor(let t): return .tensor(-t)
-            case .handle(let h as ArithmeticHandle):
-                if let negated = try h.binary(.multiply, .number(-1), v) { return negated }
-                throw LoupeError("unary '-' is not defined for \(v.typeName)")
-            default: throw LoupeError("unary '-' needs a number or tensor, got \(v.typeName)")
-            }
+            return op == "not" ? .bool(!v.isTruthy) : try Operators.negate(v)
         case .logical(let op, let a, let b, _):
             let l = try eval(a, env)
             if op == "and" { return l.isTruthy ? try eval(b, env) : l }

@@ -3,6 +3,18 @@ import LoupeTensor
 
 /// Binary operators on values: numbers, strings, lists and tensors (with broadcasting).
 enum Operators {
+    /// Unary minus: numbers, tensors, and handles that scale by -1 (objectives).
+    static func negate(_ v: Value) throws -> Value {
+        switch v {
+        case .number(let n): return .number(-n)
+        case .tensor(let t): return .tensor(-t)
+        case .handle(let h as ArithmeticHandle):
+            if let negated = try h.binary(.multiply, .number(-1), v) { return negated }
+            throw LoupeError("unary '-' is not defined for \(v.typeName)")
+        default: throw LoupeError("unary '-' needs a number or tensor, got \(v.typeName)")
+        }
+    }
+
     static func binary(_ op: BinaryOperator, _ a: Value, _ b: Value) throws -> Value {
         switch op {
         case .equal: return .bool(valuesEqual(a, b))
