@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "LoupeInversion", targets: ["LoupeInversion"]),
         .library(name: "LoupeVisualization", targets: ["LoupeVisualization"]),
         .library(name: "LoupePainting", targets: ["LoupePainting"]),
+        .library(name: "LoupeGrafting", targets: ["LoupeGrafting"]),
         .library(name: "LoupeScript", targets: ["LoupeScript"]),
     ],
     dependencies: [
@@ -55,7 +56,8 @@ let package = Package(
         .target(name: "LoupeInversion", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
         .target(name: "LoupeVisualization", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
         .target(name: "LoupePainting", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization"], swiftSettings: numericFlags),
-        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting"],
+        .target(name: "LoupeGrafting", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels"], swiftSettings: numericFlags),
+        .target(name: "LoupeScript", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting", "LoupeGrafting"],
                 swiftSettings: interpreterFlags),
         .executableTarget(
             name: "loupe",
@@ -66,7 +68,7 @@ let package = Package(
         ),
 
         // Benchmarks (Scripts/bench) and fuzz targets (Scripts/fuzz).
-        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting", "CBLAS"], swiftSettings: numericFlags),
+        .executableTarget(name: "loupe-bench", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeVisualization", "LoupePainting", "LoupeGrafting", "CBLAS"], swiftSettings: numericFlags),
         .executableTarget(name: "loupe-fuzz", dependencies: ["LoupeTensor", "LoupeIO", "LoupeScript"]),
 
         // Fixture loading and numeric assertions shared by the test targets.
@@ -79,6 +81,7 @@ let package = Package(
         .testTarget(name: "LoupeInversionTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeInversion", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeVisualizationTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupeVisualization", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupePaintingTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeInputOptimization", "LoupePainting", "LoupeTestSupport"]),
+        .testTarget(name: "LoupeGraftingTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeModels", "LoupeGrafting", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoupeScriptTests", dependencies: ["LoupeTensor", "LoupeModels", "LoupeInversion", "LoupeScript", "LoupeModelsTestSupport"], exclude: ["Scripts", "TestCoreScripts"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["loupe"]),
