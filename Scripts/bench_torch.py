@@ -196,6 +196,45 @@ def visualization_rows(rows):
         del model
 
 
+def dit_rows(rows):
+    """DiT with facebookresearch/DiT's own `models.DiT` (a checkout named by DIT_REPO; its
+    models.py imports timm), as loupe-bench's DiTWorkloads: DiT_models["DiT-S/2"] and ["DiT-XL/2"]
+    for 256-pixel images (input_size 32, 4 latent channels, 1000 classes, learn_sigma), DiT's own
+    initialisation with every adaLN and final-layer weight then N(0, 0.02), eval mode; forward
+    under no_grad on x [1, 4, 32, 32], t = [500], y = [207]. XL/2 is left out of --quick."""
+    names = {"DiT-S/2": "dit-s/2 256px fwd b1", "DiT-XL/2": "dit-xl/2 256px fwd b1"}
+    wanted_names = [n for key, n in names.items() if wanted(n) and (key == "DiT-S/2" or not QUICK)]
+    if not wanted_names:
+        return
+    root = os.environ.get("DIT_REPO")
+    if not root or not os.path.isfile(os.path.join(root, "models.py")):
+        print("DIT_REPO (a facebookresearch/DiT checkout) not set: dit rows skipped", file=sys.stderr)
+        return
+    sys.path.insert(0, root)
+    try:
+        from models import DiT_models
+    except ImportError as error:
+        print(f"DiT's models.py at DIT_REPO={root} does not import ({error}): dit rows skipped", file=sys.stderr)
+        return
+    for key, name in names.items():
+        if name not in wanted_names:
+            continue
+        torch.manual_seed(1)
+        model = DiT_models[key](input_size=32, num_classes=1000).eval()
+        with torch.no_grad():
+            for p_name, p in model.named_parameters():
+                if "adaLN_modulation" in p_name or p_name.startswith("final_layer.linear"):
+                    p.normal_(0, 0.02)
+        x = torch.randn(1, 4, 32, 32, generator=torch.Generator().manual_seed(2))
+        t, y = torch.tensor([500.0]), torch.tensor([207])
+
+        def run():
+            with torch.no_grad():
+                model(x, t, y)
+        rows[name] = {"value": median_seconds(run) * 1e3, "unit": "ms"}
+        del model
+
+
 def stylegan2_rows(rows):
     """The StyleGAN2 generator with NVlabs' own code (`training.networks.Generator` from a
     stylegan2-ada-pytorch checkout named by STYLEGAN2_REPO), as loupe-bench's PaintingWorkloads:
@@ -550,6 +589,7 @@ def main():
     detr_rows(rows)
     visualization_rows(rows)
     stylegan2_rows(rows)
+    dit_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}

@@ -10,6 +10,11 @@ Scripts/export_stylegan2.py converts a pickle of small randomised NVlabs network
 NVlabs' training loop writes them) to files holding exactly their state dicts, with the expected
 configurations and `--check` images, and refuses what Loupe cannot represent; those tests need
 STYLEGAN2_REPO (a checkout of NVlabs/stylegan2-ada-pytorch) and only torch.
+Scripts/export_dit.py converts a plain DiT state dict and a train.py checkpoint (small randomised
+facebookresearch/DiT models) to files holding exactly their state dicts with the configuration
+read off the shapes and `--check` outputs DiT reproduces, and refuses what Loupe's DiT cannot
+represent (and pickles that would run code); those tests need DIT_REPO (a checkout of
+facebookresearch/DiT) and timm.
 
     python3 Scripts/test_exporters.py
 
@@ -288,6 +293,102 @@ class StyleGAN2Conversion(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(reason, r.stderr)
                 self.assertEqual(sorted(os.listdir(tmp)), ["network.pkl"])
+
+
+
+DIT_REPO = os.environ.get("DIT_REPO", "")
+
+
+class Pickled:
+    """A class that pickles by reference: loading it needs code (refused by weights_only)."""
+
+
+@unittest.skipUnless(os.path.isfile(os.path.join(DIT_REPO, "models.py")) and not MISSING,
+                     "needs DIT_REPO, a checkout of facebookresearch/DiT, and timm")
+class DiTConversion(unittest.TestCase):
+    KWARGS = dict(input_size=8, patch_size=2, in_channels=4, hidden_size=32, depth=3, num_heads=4, mlp_ratio=2.0,
+                  class_dropout_prob=0.1, num_classes=5, learn_sigma=True)
+
+    @staticmethod
+    def model(**overrides):
+        sys.path.insert(0, os.path.join(HERE, "fixtures"))
+        from models_dit import randomise
+        sys.path.insert(0, os.path.abspath(DIT_REPO))
+        from models import DiT
+        torch.manual_seed(0)
+        model = DiT(**{**DiTConversion.KWARGS, **overrides}).eval()
+        randomise(model, torch.Generator().manual_seed(1))
+        return model
+
+    def convert(self, tmp, checkpoint, *flags):
+        path = os.path.join(tmp, "dit.pt")
+        torch.save(checkpoint, path)
+        out = os.path.join(tmp, "dit.safetensors")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "export_dit.py"), path, out, *flags],
+                           capture_output=True, text=True)
+        return r, out
+
+    def assertConverted(self, out, model, config):
+        import json
+        from safetensors import safe_open
+        with safe_open(out, "pt") as f:
+            metadata = f.metadata()
+            self.assertEqual(sorted(f.keys()), sorted(model.state_dict()))
+            for name, value in model.state_dict().items():
+                self.assertTrue(torch.equal(f.get_tensor(name), value.float()), name)
+        self.assertEqual(metadata["loupe.architecture"], "dit")
+        self.assertEqual(json.loads(metadata["loupe.config"]), config)
+
+    def test_state_dict_and_training_checkpoint_convert(self):
+        import argparse
+        from safetensors.torch import load_file
+        config = {**self.KWARGS, "parallel_groups": []}
+        with tempfile.TemporaryDirectory() as tmp:
+            model = self.model()
+            r, out = self.convert(tmp, model.state_dict(), "--num-heads", "4", "--check", "--repo", DIT_REPO)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertConverted(out, model, config)
+            check = load_file(out[:-len(".safetensors")] + ".check.safetensors")
+            with torch.no_grad():
+                output = model(check["x"], check["t"], check["y"].long())
+            torch.testing.assert_close(check["output"], output, rtol=0, atol=0)
+            self.assertEqual(check["y"].tolist(), [0, 4, 5], "the last label is the null class")
+        with tempfile.TemporaryDirectory() as tmp:
+            ema, raw = self.model(learn_sigma=False, class_dropout_prob=0.0), self.model(learn_sigma=False, class_dropout_prob=0.0)
+            with torch.no_grad():
+                for p in raw.parameters():
+                    p.add_(1)
+            checkpoint = {"model": raw.state_dict(), "ema": ema.state_dict(), "opt": {}, "args": argparse.Namespace(model="DiT-S/2")}
+            r, out = self.convert(tmp, checkpoint, "--num-heads", "4", "--no-null-class")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertConverted(out, ema, {**config, "learn_sigma": False, "class_dropout_prob": 0.0})
+            r, out = self.convert(tmp, checkpoint, "--num-heads", "4", "--no-null-class", "--weights", "model")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertConverted(out, raw, {**config, "learn_sigma": False, "class_dropout_prob": 0.0})
+
+    def test_what_loupe_cannot_represent_is_refused(self):
+        state = self.model().state_dict()
+        extra = {**state, "blocks.0.attn.q_norm.weight": torch.ones(8)}
+        missing = {k: v for k, v in state.items() if k != "blocks.1.mlp.fc2.bias"}
+        frequencies = {**state, "t_embedder.mlp.0.weight": torch.zeros(32, 128)}
+        channels = {**state, "final_layer.linear.weight": torch.zeros(2 * 2 * 5, 32), "final_layer.linear.bias": torch.zeros(20)}
+        gap = {k.replace("blocks.2.", "blocks.4."): v for k, v in state.items()}
+        for checkpoint, flags, reason in [
+            (state, [], "hidden_size 32 is not a DiT preset's, so the number of heads is unknown: give --num-heads"),
+            (extra, ["--num-heads", "4"], "unexpected blocks.0.attn.q_norm.weight"),
+            (missing, ["--num-heads", "4"], "missing blocks.1.mlp.fc2.bias"),
+            (frequencies, ["--num-heads", "4"], "takes 128 timestep frequencies; Loupe's DiT uses DiT's 256"),
+            (channels, ["--num-heads", "4"], "not 2x2 patches of 4 or 8 channels"),
+            (gap, ["--num-heads", "4"], "blocks [0, 1, 4]: expected blocks 0..depth-1"),
+            (state, ["--num-heads", "5"], "hidden_size 32 is not a multiple of num_heads 5"),
+            ({"model": state}, ["--num-heads", "4"], "a training checkpoint without 'ema' weights"),
+            ({"x_embedder.proj.weight": Pickled()}, [], "cannot be read as a DiT checkpoint with weights_only=True"),
+        ]:
+            with tempfile.TemporaryDirectory() as tmp:
+                r, _ = self.convert(tmp, checkpoint, *flags)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(reason, r.stderr)
+                self.assertEqual(sorted(os.listdir(tmp)), ["dit.pt"])
 
 
 if __name__ == "__main__":

@@ -126,14 +126,7 @@ extension Tensor {
 
     /// GELU: exact x * Phi(x) (erf form), or torch's tanh approximation when `approximate`.
     public func gelu(approximate: Bool = false) -> Tensor {
-        if approximate {
-            let k: Float = 0.7978845608028654  // sqrt(2 / pi)
-            let c: Float = 0.044715
-            return unaryOp("gelu", { x in 0.5 * x * (1 + tanhf(k * (x + c * x * x * x))) }) { x, _ in
-                let t = tanhf(k * (x + c * x * x * x))
-                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
-            }
-        }
+        if approximate { return geluTanh() }
         let result = pointwise { src, dst, n in FastMath.gelu(src, dst, count: n) }
         guard GradMode.isEnabled && requiresGrad else { return result }
         let input = detached().contiguous()
@@ -145,6 +138,50 @@ extension Tensor {
             withExtendedLifetime((g.storage, input.storage)) {
                 Parallel.forRanges(gx.count) { start, end in
                     FastMath.geluBackward(grad: pg + start, x: px + start, dst + start, count: end - start)
+                }
+            }
+            return [gx]
+        }
+    }
+
+    /// torch's `gelu(approximate="tanh")`, `0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`:
+    /// the tanh of each chunk of 256 elements by the vectorized `FastMath.tanh`, forward and backward.
+    private func geluTanh() -> Tensor {
+        let k: Float = 0.7978845608028654  // sqrt(2 / pi)
+        let c: Float = 0.044715
+        /// dst[j] = tanh(k (x + c x^3)) for a chunk.
+        @inline(__always) func tanhOfInner(_ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ m: Int) {
+            for j in 0..<m { let v = x[j]; dst[j] = k * (v + c * (v * v * v)) }
+            FastMath.tanh(UnsafePointer(dst), dst, count: m)
+        }
+        let result = pointwise { src, dst, n in
+            var i = 0
+            while i < n {
+                let m = Swift.min(256, n - i)
+                tanhOfInner(src + i, dst + i, m)
+                for j in i..<(i + m) { dst[j] = 0.5 * src[j] * (1 + dst[j]) }
+                i += m
+            }
+        }
+        guard GradMode.isEnabled && requiresGrad else { return result }
+        let input = detached().contiguous()
+        return Tensor.record(result, op: "gelu", inputs: [self]) { grad in
+            let g = grad.contiguous()
+            let gx = Tensor.uninitialized(input.shape)
+            let pg = UnsafePointer(g.storage.pointer + g.offset), px = UnsafePointer(input.storage.pointer + input.offset)
+            let dst = gx.storage.pointer
+            withExtendedLifetime((g.storage, input.storage)) {
+                Parallel.forRanges(gx.count) { start, end in
+                    var i = start
+                    while i < end {
+                        let m = Swift.min(256, end - i)
+                        tanhOfInner(px + i, dst + i, m)
+                        for j in i..<(i + m) {
+                            let x = px[j], t = dst[j]
+                            dst[j] = pg[j] * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x))
+                        }
+                        i += m
+                    }
                 }
             }
             return [gx]
