@@ -107,6 +107,20 @@ final class VAEModelTests: XCTestCase {
         XCTAssertEqual(clamped.logvar.scalars, [20, -30])
     }
 
+    /// Every group norm has diffusers' eps 1e-6, which matters for low-variance groups: values
+    /// 0 and 0.002 (variance 1e-6) normalise to -+0.001 / sqrt(1e-6 + 1e-6) = -+0.70710677
+    /// (eps 1e-5 would give -+0.30151135).
+    func testGroupNormsUseEpsOneMillionth() throws {
+        let vae = try AutoencoderKL(Self.small)
+        let norms = vae.namedModules().compactMap { $0.module as? GroupNorm }
+        XCTAssertEqual(norms.count, 24)
+        XCTAssertTrue(norms.allSatisfy { $0.eps == 1e-6 && $0.groups == 4 })
+        let normed = try vae.encoder.convNormOut(try Tensor(shape: [1, 16, 1, 2], scalars: (0..<16).flatMap { _ in [Float(0), 0.002] }))
+        for (i, value) in normed.scalars.enumerated() {
+            XCTAssertEqual(value, i % 2 == 0 ? -0.70710677 : 0.70710677, accuracy: 1e-5)
+        }
+    }
+
     func testBadInputsGiveClearErrors() throws {
         let vae = try Self.initialized()
         func expect(_ body: @autoclosure () throws -> Any, _ fragment: String, line: UInt = #line) {
