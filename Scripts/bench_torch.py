@@ -393,6 +393,34 @@ def demo_vit():
                              num_heads=3).eval()
 
 
+def vae_rows(rows):
+    """The Stable Diffusion VAE's decoder with diffusers' own `AutoencoderKL`, as loupe-bench's
+    VAEWorkloads: random weights (torch's default initialisation, seed 1), the default
+    configuration (stabilityai/sd-vae-ft-ema's: block_out_channels [128, 256, 512, 512],
+    layers_per_block 2, 32 groups), one 32x32x4 latent (batch 1) decoded to a 256x256 image
+    (`post_quant_conv`, then the decoder) under no_grad, eval mode, float32, diffusers' default
+    attention processor. Needs diffusers (pip install diffusers)."""
+    name = "vae decode 32x32x4 -> 256px"
+    if not wanted(name):
+        return
+    try:
+        from diffusers import AutoencoderKL
+    except ImportError as error:
+        print(f"diffusers does not import ({error}): vae rows skipped", file=sys.stderr)
+        return
+    torch.manual_seed(1)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=[128, 256, 512, 512],
+                        layers_per_block=2, norm_num_groups=32, down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4).eval().requires_grad_(False)
+    latent = torch.randn(1, 4, 32, 32, generator=torch.Generator().manual_seed(2))
+
+    def run():
+        with torch.no_grad():
+            vae.decode(latent)
+    rows[name] = {"value": median_seconds(run) * 1e3, "unit": "ms"}
+    del vae
+
+
 def main():
     rows = {}
     gen = torch.Generator().manual_seed(0)
@@ -590,6 +618,7 @@ def main():
     visualization_rows(rows)
     stylegan2_rows(rows)
     dit_rows(rows)
+    vae_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}

@@ -15,6 +15,10 @@ facebookresearch/DiT models) to files holding exactly their state dicts with the
 read off the shapes and `--check` outputs DiT reproduces, and refuses what Loupe's DiT cannot
 represent (and pickles that would run code); those tests need DIT_REPO (a checkout of
 facebookresearch/DiT) and timm.
+Scripts/export_vae.py converts small randomised diffusers AutoencoderKLs (a saved diffusers folder,
+and lone safetensors / weights-only .pt state dicts with diffusers' old attention names) to files
+holding exactly their state dicts under the current names, with the expected configurations and
+`--check` outputs, and refuses what Loupe cannot represent; those tests need diffusers.
 
     python3 Scripts/test_exporters.py
 
@@ -389,6 +393,127 @@ class DiTConversion(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(reason, r.stderr)
                 self.assertEqual(sorted(os.listdir(tmp)), ["dit.pt"])
+
+try:
+    import diffusers  # noqa: F401
+    NO_DIFFUSERS = None
+except ImportError:
+    NO_DIFFUSERS = "diffusers is not installed (pip install diffusers)"
+
+
+@unittest.skipIf(NO_DIFFUSERS, NO_DIFFUSERS)
+class VAEConversion(unittest.TestCase):
+    CONFIG = dict(block_out_channels=[8, 16], layers_per_block=1, norm_num_groups=4, latent_channels=4, sample_size=16,
+                  down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
+    LOUPE_CONFIG = {"in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": [8, 16],
+                    "layers_per_block": 1, "norm_num_groups": 4, "sample_size": 16, "scaling_factor": 0.18215,
+                    "shift_factor": None, "use_quant_conv": True, "use_post_quant_conv": True,
+                    "mid_block_add_attention": True}
+
+    @staticmethod
+    def model(**overrides):
+        from diffusers import AutoencoderKL
+        torch.manual_seed(0)
+        return AutoencoderKL(**{**VAEConversion.CONFIG, **overrides}).eval()
+
+    @staticmethod
+    def old_names(state):
+        old = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+        renamed = {}
+        for name, t in state.items():
+            for new, before in old.items():
+                name = name.replace(f"attentions.0.{new}.", f"attentions.0.{before}.")
+            renamed[name] = t
+        return renamed
+
+    def run_converter(self, *args):
+        return subprocess.run([sys.executable, os.path.join(HERE, "export_vae.py"), *args], capture_output=True, text=True)
+
+    def assertHoldsState(self, path, model, config):
+        import json
+        from safetensors import safe_open
+        with safe_open(path, "pt") as f:
+            metadata = f.metadata()
+            self.assertEqual(sorted(f.keys()), sorted(model.state_dict()))
+            for name, value in model.state_dict().items():
+                self.assertTrue(torch.equal(f.get_tensor(name), value.float()), name)
+        self.assertEqual(metadata["loupe.architecture"], "autoencoder_kl")
+        self.assertEqual(json.loads(metadata["loupe.config"]), config)
+
+    def test_diffusers_folder_converts_with_its_config_and_check(self):
+        from safetensors.torch import load_file
+        model = self.model(scaling_factor=0.5)
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save_pretrained(os.path.join(tmp, "vae"))
+            out = os.path.join(tmp, "vae.safetensors")
+            r = self.run_converter(os.path.join(tmp, "vae"), out, "--check")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertHoldsState(out, model, {**self.LOUPE_CONFIG, "scaling_factor": 0.5})
+            check = load_file(out[:-len(".safetensors")] + ".check.safetensors")
+            self.assertEqual(sorted(check), ["image", "input", "latent", "logvar", "mean"])
+            with torch.no_grad():
+                torch.testing.assert_close(check["image"], model.decode(check["latent"]).sample, rtol=0, atol=0)
+                torch.testing.assert_close(check["mean"], model.encode(check["input"]).latent_dist.mean, rtol=0, atol=0)
+
+    def test_lone_state_dicts_with_old_attention_names_convert(self):
+        from safetensors.torch import save_file as save_safetensors
+        model = self.model()
+        old = self.old_names(model.state_dict())
+        self.assertIn("encoder.mid_block.attentions.0.proj_attn.weight", old)
+        with tempfile.TemporaryDirectory() as tmp:
+            pt, st = os.path.join(tmp, "vae.pt"), os.path.join(tmp, "vae_st.safetensors")
+            # Old checkpoints stored the projections as 1x1 convolutions in places.
+            old_conv = dict(old)
+            old_conv["decoder.mid_block.attentions.0.query.weight"] = old["decoder.mid_block.attentions.0.query.weight"][:, :, None, None]
+            torch.save({"state_dict": old_conv}, pt)
+            save_safetensors({k: v.contiguous() for k, v in old.items()}, st)
+            for source in (pt, st):
+                out = os.path.join(tmp, "out.safetensors")
+                r = self.run_converter(source, out, "--norm-num-groups", "4", "--sample-size", "16")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("renamed 16 tensors", r.stdout)
+                self.assertHoldsState(out, model, self.LOUPE_CONFIG)
+
+    def test_unsupported_inputs_are_refused(self):
+        import json
+        model = self.model()
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = os.path.join(tmp, "vae")
+            model.save_pretrained(folder)
+            config_path = os.path.join(folder, "config.json")
+            with open(config_path) as f:
+                config = json.load(f)
+            cases = [({"act_fn": "gelu"}, "act_fn 'gelu'"),
+                     ({"up_block_types": ["UpDecoderBlock2D", "AttnUpDecoderBlock2D"]}, "up_block_types"),
+                     ({"latents_mean": [0.0] * 4}, "latents_mean is set"),
+                     ({"norm_num_groups": 3}, "divisible by norm_num_groups"),
+                     ({"layers_per_block": 2}, "do not fit the configuration: missing"),
+                     ({"_class_name": "AutoencoderTiny"}, "not an AutoencoderKL")]
+            for change, reason in cases:
+                with open(config_path, "w") as f:
+                    json.dump({**config, **change}, f)
+                out = os.path.join(tmp, "out.safetensors")
+                r = self.run_converter(folder, out)
+                self.assertEqual(r.returncode, 2, f"{change}: {r.stderr}")
+                self.assertIn(reason, r.stderr)
+                self.assertFalse(os.path.exists(out))
+            ldm = os.path.join(tmp, "ldm.pt")
+            torch.save({"state_dict": {"first_stage_model.encoder.down.0.block.0.norm1.weight": torch.ones(8)}}, ldm)
+            r = self.run_converter(ldm, os.path.join(tmp, "out.safetensors"))
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("CompVis/LDM key layout", r.stderr)
+            misshapen = {k: v for k, v in model.state_dict().items()}
+            misshapen["quant_conv.bias"] = torch.zeros(3)
+            bad = os.path.join(tmp, "bad.pt")
+            torch.save(misshapen, bad)
+            r = self.run_converter(bad, os.path.join(tmp, "out.safetensors"), "--norm-num-groups", "4")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("quant_conv.bias has shape [3], expected [8]", r.stderr)
+            code = os.path.join(tmp, "code.pt")
+            torch.save({"model": torch.nn.Linear(2, 2)}, code)
+            r = self.run_converter(code, os.path.join(tmp, "out.safetensors"))
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("weights-only", r.stderr)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,11 @@ public struct ArchitectureCatalog {
 }
 
 extension ArchitectureCatalog {
-    /// The architectures LoupeModels defines: the ViT, ResNet, DETR, StyleGAN2 generator and discriminator and DiT, and the modules that can stand
+    /// The architectures LoupeModels defines: the ViT, ResNet, DETR, StyleGAN2 generator and discriminator, DiT and the Stable Diffusion VAE, and the modules that can stand
     /// in for others in a model edited by `replace`.
     public static let loupeModelsArchitectures: [any Architecture.Type] = [
         VisionTransformer.self, ResNet.self, DETR.self, StyleGAN2.self, StyleGAN2Discriminator.self, DiT.self,
+        AutoencoderKL.self,
         Identity.self, ReLU.self, GELU.self, Linear.self, Conv2d.self, ConvTranspose2d.self, LayerNorm.self, MLP.self,
         ViTBlock.self, Sequential.self,
     ]

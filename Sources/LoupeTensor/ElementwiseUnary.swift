@@ -199,9 +199,9 @@ extension Tensor {
         }
     }
 
-    /// SiLU (swish): x * sigmoid(x).
+    /// SiLU (swish): x * sigmoid(x) (a vectorized kernel, `SiLUKernel`).
     public func silu() -> Tensor {
-        unaryOp("silu", { $0 * Tensor.sigmoidScalar($0) }) { x, _ in
+        unaryOp("silu", kernel: SiLUKernel()) { x, _ in
             let s = Tensor.sigmoidScalar(x)
             return s * (1 + x * (1 - s))
         }

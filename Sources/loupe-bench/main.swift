@@ -51,6 +51,7 @@ do {
     try VisualizationWorkloads.run(add: add)
     try PaintingWorkloads.run(add: add)
     try DiTWorkloads.run(add: add)
+    try VAEWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
         print(String(format: "Warning: 1-minute load average %.1f on %d cores; other processes compete,\n"
