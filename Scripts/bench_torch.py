@@ -419,6 +419,83 @@ def vae_rows(rows):
             vae.decode(latent)
     rows[name] = {"value": median_seconds(run) * 1e3, "unit": "ms"}
     del vae
+def grafting_operator_rows(rows):
+    """The grafting paper's operators against the attention they replace, as loupe-bench's
+    GraftingWorkloads: forward under no_grad, batch 1, width 1152, 256 / 1024 / 4096 tokens (4096
+    left out of --quick), torch's default initialisation (seed 1), input N(0, 1).
+    - mha: timm `Attention(1152, 16 heads, qkv_bias=True)` (fused SDPA);
+    - hyena_x, hyena_y, hyena_se, mlp_hyena_x (ratio 2, l_max = tokens): the classes of a
+      keshik6/grafting checkout named by GRAFTING_REPO, with its CUDA `causal_conv1d_fn` replaced
+      by the same function on the CPU (`F.conv1d(x, w, b, padding=k-1, groups=C)[..., :L]`);
+    - swa: timm's fused qkv / proj with 16 heads and SDPA under a boolean band mask |i - j| <= 4
+      (flash-attn's windowed kernel is CUDA-only; PyTorch has no banded attention, so this costs
+      full attention);
+    - mamba2: transformers' `Mamba2Mixer` torch path (mamba_ssm's Mamba2 sizes: d_state 64,
+      headdim 16, expand 2, 1 group, chunk 256), eval mode."""
+    names = [f"graft {op} fwd T{t}" for t in (256, 1024, 4096) if t < 4096 or not QUICK
+             for op in ("mha", "hyena_x", "hyena_y", "hyena_se", "swa", "mamba2", "mlp_hyena_x")]
+    if not any(wanted(n) for n in names):
+        return
+    import types
+    from timm.models.vision_transformer import Attention
+    root = os.environ.get("GRAFTING_REPO")
+    hyenas = {}
+    if root and os.path.isfile(os.path.join(root, "src", "operators", "hyena", "hyena_x.py")):
+        def causal_conv1d_fn(x, weight, bias=None, activation=None, seq_idx=None):
+            k = weight.shape[-1]
+            return F.conv1d(x, weight.unsqueeze(1), bias, padding=k - 1, groups=x.shape[1])[..., : x.shape[-1]]
+        shim = types.ModuleType("causal_conv1d")
+        shim.causal_conv1d_fn = causal_conv1d_fn
+        sys.modules.setdefault("causal_conv1d", shim)
+        sys.path.insert(0, os.path.join(root, "src"))
+        from operators.hyena.hyena_se import Hyena_SE
+        from operators.hyena.hyena_x import Hyena_X
+        from operators.hyena.hyena_y import Hyena_Y
+        from operators.mlp.mlp_hyena_x import MLP_Hyena_X
+        hyenas = {"hyena_x": lambda t: Hyena_X(1152, 1000000), "hyena_y": lambda t: Hyena_Y(1152, 1000000),
+                  "hyena_se": lambda t: Hyena_SE(1152, 1000000), "mlp_hyena_x": lambda t: MLP_Hyena_X(1152, t)}
+    else:
+        print("GRAFTING_REPO (a keshik6/grafting checkout) not set: hyena rows skipped", file=sys.stderr)
+
+    class SlidingWindow(torch.nn.Module):
+        def __init__(self, dim, heads, window):
+            super().__init__()
+            self.attn, self.window = Attention(dim, heads, qkv_bias=True), window
+
+        def forward(self, x):
+            b, n, c = x.shape
+            a = self.attn
+            qkv = a.qkv(x).reshape(b, n, 3, a.num_heads, c // a.num_heads).permute(2, 0, 3, 1, 4)
+            i = torch.arange(n)
+            band = (i[None, :] - i[:, None]).abs() <= self.window
+            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=band)
+            return a.proj(y.transpose(1, 2).reshape(b, n, c))
+
+    def mamba2():
+        from transformers import Mamba2Config
+        from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
+        config = Mamba2Config(hidden_size=1152, state_size=64, head_dim=16, num_heads=144, expand=2, n_groups=1,
+                              conv_kernel=4, use_bias=False, use_conv_bias=True, chunk_size=256,
+                              layer_norm_epsilon=1e-5, num_hidden_layers=1)
+        return Mamba2Mixer(config, layer_idx=0)
+
+    makers = {"mha": lambda t: Attention(1152, 16, qkv_bias=True), "swa": lambda t: SlidingWindow(1152, 16, 4),
+              "mamba2": lambda t: mamba2(), **hyenas}
+    for name in names:
+        if not wanted(name):
+            continue
+        op, tokens = name.split()[1], int(name.split()[-1][1:])
+        if op not in makers:
+            continue
+        torch.manual_seed(1)
+        module = makers[op](tokens).eval()
+        x = torch.randn(1, tokens, 1152, generator=torch.Generator().manual_seed(2))
+
+        def run():
+            with torch.no_grad():
+                module(x)
+        rows[name] = {"value": median_seconds(run) * 1e3, "unit": "ms"}
+        del module
 
 
 def main():
@@ -619,6 +696,7 @@ def main():
     stylegan2_rows(rows)
     dit_rows(rows)
     vae_rows(rows)
+    grafting_operator_rows(rows)
 
     document = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "rows": rows}

@@ -119,15 +119,16 @@ extension LayerNorm: Architecture {
 }
 
 extension MLP: Architecture {
-    struct Config: Codable { var dim: Int; var hidden: Int }
+    /// `approximate` (tanh GELU) is written only when set, so exact-GELU configurations read as before.
+    struct Config: Codable { var dim: Int; var hidden: Int; var approximate: Bool? }
     public static let architectureName = "mlp"
     public func configurationJSON() throws -> String {
-        try encodeConfiguration(Config(dim: fc1.weight.shape[1], hidden: fc1.weight.shape[0]))
+        try encodeConfiguration(Config(dim: fc1.weight.shape[1], hidden: fc1.weight.shape[0], approximate: act.approximate ? true : nil))
     }
     public static func build(configurationJSON: String) throws -> Module {
         let c = try decodeConfiguration(Config.self, configurationJSON, architecture: architectureName)
         guard c.dim > 0, c.hidden > 0 else { throw LoupeError("model: 'mlp' needs positive sizes, got \(configurationJSON)") }
-        return try MLP(dim: c.dim, hidden: c.hidden)
+        return try MLP(dim: c.dim, hidden: c.hidden, approximateGELU: c.approximate ?? false)
     }
 }
 

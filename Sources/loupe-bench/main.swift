@@ -52,6 +52,7 @@ do {
     try PaintingWorkloads.run(add: add)
     try DiTWorkloads.run(add: add)
     try VAEWorkloads.run(add: add)
+    try GraftingWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
     if let load = loadAverage(), load > Double(ProcessInfoCores.count) / 2 {
         print(String(format: "Warning: 1-minute load average %.1f on %d cores; other processes compete,\n"
