@@ -7,7 +7,7 @@ import LoupeTensor
 final class ArchitectureCatalogTests: XCTestCase {
     func testLoupeModelsCatalogHasItsArchitectures() throws {
         let catalog = try ArchitectureCatalog.loupeModels
-        XCTAssertEqual(catalog.names, ["conv2d", "conv_transpose2d", "detr", "dit", "gelu", "identity", "layer_norm", "linear", "mlp", "relu", "resnet",
+        XCTAssertEqual(catalog.names, ["autoencoder_kl", "conv2d", "conv_transpose2d", "detr", "dit", "gelu", "identity", "layer_norm", "linear", "mlp", "relu", "resnet",
                                        "sequential", "stylegan2", "stylegan2_discriminator", "vit", "vit_block"])
         XCTAssertTrue(catalog.architecture(named: "vit") == VisionTransformer.self)
         XCTAssertNil(catalog.architecture(named: "vit-inverse"))
