@@ -507,7 +507,9 @@ final class GlobalNode: ExprNode {
     override func eval(_ I: Interpreter, _ env: Environment) throws -> Value {
         let globals = I.globals
         if slot < globals.slots.count {
-            if let v = globals.slots[slot] { return v }
+            let p = globals.slots.base + slot
+            if case .number(let x)? = p.pointee { return .number(x) }
+            if let v = p.pointee { return v }
             if slot < globals.builtins.count, let b = globals.builtins[slot] { return b }
         }
         throw I.undefined(ref, env)
