@@ -36,6 +36,8 @@ public final class FunctionDecl: @unchecked Sendable {
     let layout: ScopeLayout
     /// The body compiled for running (`compiledBody`), made after its names were resolved.
     var compiled: StmtNode? = nil
+    /// `compiled`, unretained.
+    var compiledRef: Unmanaged<StmtNode>? = nil
     /// Scopes of finished calls that nothing references any more, reused by the next calls: the
     /// first, linked to the others by `Environment.nextSpare`, and how many there are.
     var spareScope: Environment? = nil

@@ -33,7 +33,14 @@ extension FunctionDecl {
         if let body = compiled { return body }
         let body = Compiler.body(self.body)
         compiled = body
+        compiledRef = Unmanaged.passUnretained(body)
         return body
+    }
+
+    /// `compiledBody` without a reference count (the declaration keeps it).
+    @inline(__always) var compiledBodyRef: Unmanaged<StmtNode> {
+        if let ref = compiledRef { return ref }
+        return Unmanaged.passUnretained(compiledBody)
     }
 }
 
@@ -485,7 +492,10 @@ final class LocalNode: ExprNode {
     let slot: Int
     init(_ ref: NameRef, _ slot: Int) { self.ref = ref; self.slot = slot; super.init(ref.pos) }
     override func eval(_ I: Interpreter, _ env: Environment) throws -> Value {
-        if let v = env.slots[slot] { return v }
+        let p = env.slots.base + slot
+        // A number is read from the slot in place, without copying the whole optional value.
+        if case .number(let x)? = p.pointee { return .number(x) }
+        if let v = p.pointee { return v }
         throw I.unassigned(ref)
     }
 }
@@ -497,7 +507,9 @@ final class GlobalNode: ExprNode {
     override func eval(_ I: Interpreter, _ env: Environment) throws -> Value {
         let globals = I.globals
         if slot < globals.slots.count {
-            if let v = globals.slots[slot] { return v }
+            let p = globals.slots.base + slot
+            if case .number(let x)? = p.pointee { return .number(x) }
+            if let v = p.pointee { return v }
             if slot < globals.builtins.count, let b = globals.builtins[slot] { return b }
         }
         throw I.undefined(ref, env)
@@ -611,7 +623,9 @@ final class BinaryConstNode: ExprNode {
     @inline(__always)
     private func left(_ I: Interpreter, _ env: Environment) throws -> Value {
         if let local {
-            if let v = env.slots[local.slot] { return v }
+            let p = env.slots.base + local.slot
+            if case .number(let x)? = p.pointee { return .number(x) }
+            if let v = p.pointee { return v }
             throw I.unassigned(local.ref)
         }
         return try a.eval(I, env)
@@ -665,8 +679,11 @@ final class CallNode: ExprNode {
     let labels: [String?]
     let hasLabels: Bool
     let site: CallSite
+    /// For a global name as the callee (`f(x)` of a function defined at top level): the name's node.
+    let global: GlobalNode?
     init(_ callee: ExprNode, _ arguments: [CallArgument], _ pos: SourcePos) {
         self.callee = callee
+        global = callee as? GlobalNode
         args = ContiguousArray(arguments.map { Compiler.expr($0.value) })
         labels = arguments.map(\.label)
         hasLabels = arguments.contains { $0.label != nil }
@@ -674,6 +691,19 @@ final class CallNode: ExprNode {
         super.init(pos)
     }
     override func eval(_ I: Interpreter, _ env: Environment) throws -> Value {
+        if let global, !hasLabels {
+            // A user function in a global variable: read in place (what `callee.eval` answers,
+            // without copying the whole value), then the call below.
+            let globals = I.globals
+            if global.slot < globals.slots.count, case .function(let closure)? = globals.slots.base[global.slot],
+               args.count <= closure.decl.params.count {
+                do {
+                    return try I.callUser(closure, args, from: env, at: pos)
+                } catch let error as LoupeError {
+                    throw I.fail(error.message, pos)
+                }
+            }
+        }
         let f = try callee.eval(I, env)
         do {
             if case .function(let closure) = f, !hasLabels, args.count <= closure.decl.params.count {
@@ -858,11 +888,9 @@ extension Interpreter {
     func callUser(_ closure: Closure, _ arguments: ContiguousArray<ExprNode>, from callerEnv: Environment, at p: SourcePos) throws -> Value {
         let decl = closure.decl
         var env: Environment
-        var taken: Environment? = nil
-        swap(&taken, &decl.spareScope)
-        if let spare = taken {
-            taken = nil  // (so that `env` is the only reference when the call returns)
-            swap(&decl.spareScope, &spare.nextSpare)
+        // (`take` moves the references: `env` is the only one when the call returns.)
+        if let spare = decl.spareScope.take() {
+            decl.spareScope = spare.nextSpare.take()
             decl.spareCount -= 1
             if spare.parent !== closure.env { spare.parent = closure.env }
             env = spare
@@ -873,11 +901,14 @@ extension Interpreter {
         // which also keeps the closure's own scope, its parent, alive) until the call returns.
         pushFrame(env)
         do {
-            for i in arguments.indices { env.slots[i] = try arguments[i].eval(self, callerEnv) }
+            // The slots are empty (a new or a recycled scope): the arguments are put in without
+            // releasing what was there.
+            let slots = env.slots
+            for i in arguments.indices { (slots.base + i).initialize(to: try arguments[i].eval(self, callerEnv)) }
             try checkInterruptInline(p)
             try checkDepth(decl, at: p)
         } catch {
-            popFrame()
+            popFrame(env)
             throw error
         }
         let result: Value
@@ -887,9 +918,10 @@ extension Interpreter {
             callDepth += 1
             let callerLoops = loopDepth
             loopDepth = 0
-            defer { callDepth -= 1; loopDepth = callerLoops; popFrame() }
+            defer { callDepth -= 1; loopDepth = callerLoops; popFrame(env) }
             do {
-                switch try decl.compiledBody.exec(self, env) {
+                // The closure holds the declaration, which holds its body, for the whole call.
+                switch try decl.compiledBodyRef._withUnsafeGuaranteedRef({ try $0.exec(self, env) }) {
                 case .returned(let v): result = v
                 case .normal(let v): result = v ?? .null
                 case .broke, .continued: result = .null
@@ -903,8 +935,8 @@ extension Interpreter {
         }
         if decl.spareCount < 64, !env.isCaptured, isKnownUniquelyReferenced(&env) {
             env.recycle(globals: globals)
-            swap(&env.nextSpare, &decl.spareScope)
-            decl.spareScope = env
+            env.nextSpare = decl.spareScope.take()
+            decl.spareScope = consume env
             decl.spareCount += 1
         }
         return result

@@ -23,13 +23,38 @@ final class ScopeLayout {
     }
 }
 
+/// A scope's variables by slot, in memory its `Environment` owns (allocated with the scope, moved
+/// when the globals grow, freed with it): reading and writing a slot checks no uniqueness and
+/// retains no buffer, unlike an array's. The resolver gives every name a slot below `count`.
+struct Slots: RandomAccessCollection {
+    let base: UnsafeMutablePointer<Value?>
+    let count: Int
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+    @inline(__always) subscript(i: Int) -> Value? {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+    /// `count` empty slots.
+    static func allocate(_ count: Int) -> Slots {
+        let base = UnsafeMutablePointer<Value?>.allocate(capacity: Swift.max(count, 1))
+        base.initialize(repeating: nil, count: count)
+        return Slots(base: base, count: count)
+    }
+    /// Frees the slots (releasing their values).
+    func free() {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
 /// A scope of variables: a function call's, chained to the scope the function was defined in, or
 /// the globals. Variables live in slots numbered by the scope's layout; `NameResolution` gives
 /// every name in the source its slot before the code runs. Closures hold their scope by
 /// reference; `CycleCollector` frees the cycles this makes.
 public final class Environment {
     /// The variables' values by slot; nil while a variable is unassigned.
-    var slots: ContiguousArray<Value?>
+    private(set) var slots: Slots
     let layout: ScopeLayout
     /// The scope the function was defined in (set again when a call's scope is reused).
     var parent: Environment?
@@ -49,13 +74,20 @@ public final class Environment {
     init(parent: Environment?, layout: ScopeLayout) {
         self.parent = parent
         self.layout = layout
-        slots = ContiguousArray(repeating: nil, count: layout.count)
+        slots = Slots.allocate(layout.count)
     }
+
+    deinit { slots.free() }
 
     /// Gives slots to names the layout gained since (the globals, as cells define names).
     func fitLayout() {
         let missing = layout.count - slots.count
-        if missing > 0 { slots.append(contentsOf: repeatElement(nil, count: missing)) }
+        if missing > 0 {
+            let grown = Slots.allocate(layout.count)
+            grown.base.update(from: slots.base, count: slots.count)
+            slots.free()
+            slots = grown
+        }
         if !builtins.isEmpty, layout.count > builtins.count {
             builtins.append(contentsOf: repeatElement(nil, count: layout.count - builtins.count))
         }
@@ -102,7 +134,15 @@ public final class Environment {
     /// `Interpreter.callUser`), and forgets the parent unless it is `globals` (which lives as
     /// long as the interpreter: the function's next call most likely has the same parent).
     @inline(__always) func recycle(globals: Environment) {
-        for i in 0..<slots.count { slots[i] = nil }
+        let slots = self.slots
+        for i in 0..<slots.count {
+            let p = slots.base + i
+            switch p.pointee {
+            // (Values without references are overwritten; the others released.)
+            case .none, .number?, .bool?, .null?: p.initialize(to: nil)
+            default: p.pointee = nil
+            }
+        }
         if parent !== globals { parent = nil }
     }
 

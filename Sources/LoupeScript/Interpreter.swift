@@ -61,6 +61,12 @@ public final class Interpreter {
         topFrame = env
     }
 
+    /// Ends the innermost running call's frame, `env` (without a reference count for it).
+    @inline(__always) func popFrame(_ env: Environment) {
+        topFrame = env.callerFrame
+        env.callerFrame = nil
+    }
+
     /// Ends the innermost running call's frame.
     @inline(__always) func popFrame() {
         let frame = topFrame
