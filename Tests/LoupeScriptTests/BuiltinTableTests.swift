@@ -15,7 +15,7 @@ final class BuiltinTableTests: XCTestCase {
 
     func testStandardCoresFormOneTable() throws {
         let table = try BuiltinTable.standard
-        XCTAssertEqual(table.cores.map(\.name), ["general", "tensor", "io", "models", "inversion", "visualization", "painting"])
+        XCTAssertEqual(table.cores.map(\.name), ["general", "tensor", "io", "models", "inversion", "visualization", "painting", "grafting"])
         XCTAssertEqual(table.coreOfBuiltin["visualize"], "visualization")
         XCTAssertEqual(table.coreOfBuiltin["zeros"], "tensor")
         XCTAssertEqual(table.coreOfBuiltin["capture"], "models")

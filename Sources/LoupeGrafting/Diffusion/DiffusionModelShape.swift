@@ -8,12 +8,15 @@ public struct DiffusionModelShape: Equatable, Sendable {
     public var size: Int
     public var classes: Int
     public var learnSigma: Bool
+    /// Whether the model has a null class (trained with label dropout): guidance needs it.
+    public var hasNullClass: Bool
 
-    public init(channels: Int, size: Int, classes: Int, learnSigma: Bool) {
+    public init(channels: Int, size: Int, classes: Int, learnSigma: Bool, hasNullClass: Bool = true) {
         self.channels = channels
         self.size = size
         self.classes = classes
         self.learnSigma = learnSigma
+        self.hasNullClass = hasNullClass
     }
 }
 

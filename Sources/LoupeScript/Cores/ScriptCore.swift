@@ -62,6 +62,6 @@ public struct CustomCore: ScriptCore {
 public enum ScriptCores {
     /// Every core of the language: the one list `Interpreter()` is built from.
     public static let standard: [any ScriptCore] = [
-        GeneralCore(), TensorCore(), IOCore(), ModelsCore(), InversionCore(), VisualizationCore(), PaintingCore(),
+        GeneralCore(), TensorCore(), IOCore(), ModelsCore(), InversionCore(), VisualizationCore(), PaintingCore(), GraftingCore(),
     ]
 }

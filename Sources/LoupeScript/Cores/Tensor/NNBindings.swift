@@ -91,6 +91,36 @@ enum NNBindings {
             return try NN.upfirdn2d(try a.tensor("x"), filter: try a.tensor("filter").detached(), up: try a.int("up"), down: try a.int("down"),
                                     padding: padding, gain: try a.float("gain"), flipFilter: try a.bool("flip_filter"))
         },
+        op("causal_depthwise_conv1d(x, weight, bias: nil)",
+           """
+           Causal depthwise 1-D convolution along the tokens of x [N, L, C] (Hyena's and Mamba's causal_conv1d): \
+           y[n, t, c] = bias[c] + sum_j weight[c, j] x[n, t - k + 1 + j, c], zeros before the first token; \
+           weight [C, k] or torch's Conv1d [C, 1, k]. Equals torch's conv1d(x.transpose(1, 2), weight, bias, \
+           padding: k - 1, groups: C)[..., :L] transposed back.
+           """) { a in
+            try NN.causalDepthwiseConv1d(try a.tensor("x"), weight: try a.tensor("weight"), bias: try a.optionalTensor("bias"))
+        },
+        op("sliding_window_attention(qkv, heads, left: 4, right: 4, scale: nil)",
+           """
+           Multi-head softmax attention in which token i of qkv [N, L, 3C] (a fused qkv projection, laid out \
+           (three, heads, head_dim) as timm's) attends to tokens i - left ... i + right only (flash-attn's \
+           window_size, non-causal), computed on the band: time and memory grow as L (left + right + 1). Returns \
+           [N, L, C] (heads merged). scale defaults to 1 / sqrt(head_dim).
+           """) { a in
+            try NN.slidingWindowAttention(qkv: try a.tensor("qkv"), heads: try a.int("heads"), left: try a.int("left"),
+                                          right: try a.int("right"), scale: a.isNil("scale") ? nil : try a.float("scale"))
+        },
+        op("selective_scan(x, dt, A, B, C, head_dim, D: nil, groups: 1)",
+           """
+           Mamba-2's selective state-space scan by its exact recurrence: for each head h (group g) and token t, \
+           S_t = exp(dt[t, h] A[h]) S_(t-1) + dt[t, h] x[t, h] B[t, g]^T and y[t, h] = S_t C[t, g] + D[h] x[t, h], \
+           with x [N, L, H head_dim], dt [N, L, H] (after softplus), A [H], B and C [N, L, groups state]. \
+           Returns y [N, L, H head_dim].
+           """) { a in
+            try NN.selectiveScan(x: try a.tensor("x"), dt: try a.tensor("dt"), A: try a.tensor("A"), B: try a.tensor("B"),
+                                 C: try a.tensor("C"), D: try a.optionalTensor("D"), headDim: try a.int("head_dim"),
+                                 groups: try a.int("groups"))
+        },
         op("max_pool2d(x, kernel, stride: nil, padding: 0, dilation: 1, ceil_mode: false)",
            "2-D max pooling (stride defaults to kernel; kernel, stride, padding and dilation are integers or [h, w] pairs); ceil_mode: true rounds the output size up, adding a last partial window.") { a in
             try NN.maxPool2d(try a.tensor("x"), kernel: try pair(a, "kernel"), stride: a.isNil("stride") ? nil : try pair(a, "stride"),
