@@ -14,7 +14,7 @@ public final class DiTBlock: Module {
     public let norm1: NonAffineLayerNorm
     public let attn: Attention
     public let norm2: NonAffineLayerNorm
-    public let mlp: DiTMlp
+    public let mlp: MLP
     public let adaLNModulation: Sequential
 
     public init(hiddenSize: Int, heads: Int, mlpHidden: Int) throws {
@@ -22,7 +22,7 @@ public final class DiTBlock: Module {
         norm1 = NonAffineLayerNorm(hiddenSize, eps: 1e-6)
         attn = try Attention(dim: hiddenSize, heads: heads)
         norm2 = NonAffineLayerNorm(hiddenSize, eps: 1e-6)
-        mlp = try DiTMlp(dim: hiddenSize, hidden: mlpHidden)
+        mlp = try MLP(dim: hiddenSize, hidden: mlpHidden, approximateGELU: true)
         adaLNModulation = Sequential([SiLU(), try Linear(hiddenSize, 6 * hiddenSize)])
         super.init()
         registerModule("norm1", norm1)

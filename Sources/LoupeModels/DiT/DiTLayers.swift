@@ -80,25 +80,3 @@ public final class DiTLabelEmbedder: Module {
         return try context.apply(embeddingTable, input.detached())
     }
 }
-
-/// timm's `Mlp` as DiT builds it: `fc1`, GELU with the tanh approximation (`act`), `fc2`.
-public final class DiTMlp: Module {
-    public let fc1: Linear
-    public let act: GELU
-    public let fc2: Linear
-    public override var typeName: String { "Mlp" }
-
-    public init(dim: Int, hidden: Int) throws {
-        fc1 = try Linear(dim, hidden)
-        act = GELU(approximate: true)
-        fc2 = try Linear(hidden, dim)
-        super.init()
-        registerModule("fc1", fc1)
-        registerModule("act", act)
-        registerModule("fc2", fc2)
-    }
-
-    public override func forward(_ input: Tensor, context: ForwardContext) throws -> Tensor {
-        try context.apply(fc2, try context.apply(act, try context.apply(fc1, input)))
-    }
-}
