@@ -169,12 +169,7 @@ enum GraftingArguments {
         options.emaDecay = try a.number("ema")
         options.labelDropout = try a.number("label_dropout")
         options.mirror = try a.bool("mirror")
-        if !a.isNil("snapshots") {
-            options.snapshotSteps = Set(try a.list("snapshots").items.map { item -> Int in
-                guard case .number(let n) = item, n >= 1, n == n.rounded() else { throw a.typeError("snapshots", "a list of step numbers") }
-                return Int(n)
-            })
-        }
+        options.snapshotSteps = try TrainBindings.snapshotSteps(a, "snapshots")
         options.seed = try TrainBindings.trainingSeed(a)
         let interpreter = a.interpreter, position = interpreter.builtinCallPos
         options.onStep = { _, _ in try interpreter.checkInterrupt(position) }

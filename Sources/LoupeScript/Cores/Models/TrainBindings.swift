@@ -77,6 +77,15 @@ enum TrainBindings {
         ]))
     }
 
+    /// A training builtin's list of steps (>= 1) after which a copy is kept (argument `name`).
+    static func snapshotSteps(_ a: Arguments, _ name: String) throws -> Set<Int> {
+        guard !a.isNil(name) else { return [] }
+        return Set(try a.list(name).items.map { item -> Int in
+            guard case .number(let n) = item, n >= 1, n == n.rounded() else { throw a.typeError(name, "a list of step numbers") }
+            return Int(n)
+        })
+    }
+
     /// The `seed` argument of a training builtin, or (when nil) a seed drawn from the session's
     /// generator, so that a replayed session trains the same way.
     static func trainingSeed(_ a: Arguments) throws -> UInt64 {
