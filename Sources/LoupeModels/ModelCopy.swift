@@ -16,16 +16,38 @@ public func copyModel(_ model: Module, architectures: ArchitectureCatalog) throw
             copy = try replace(copy, at: key, with: try spec.build(architectures))
         }
     }
-    let source = Dictionary(model.namedState().map { ($0.path, $0.parameter) }, uniquingKeysWith: { first, _ in first })
-    for (path, parameter) in copy.namedState() {
-        guard let original = source[path] else {
-            throw LoupeError("copy: the rebuilt \(copy.typeName) has '\(path)', which the original lacks")
-        }
-        guard original.value.shape == parameter.value.shape else {
-            throw LoupeError("copy: '\(path)' is \(describe(shape: original.value.shape)) in the original and \(describe(shape: parameter.value.shape)) rebuilt")
-        }
-        parameter.value = try original.value.detached().contiguous() + 0
-    }
+    try copyState(from: model, to: copy, op: "copy")
     copy.setTraining(model.training)
     return copy
+}
+
+/// Copies every parameter and buffer of `source` into `target`'s entry of the same path, in new
+/// storage (detached from autograd). Every entry of `target` must exist in `source` with the same
+/// shape; errors name the path and start with `op`.
+public func copyState(from source: Module, to target: Module, op: String) throws {
+    let values = Dictionary(source.namedState().map { ($0.path, $0.parameter.value) }, uniquingKeysWith: { first, _ in first })
+    for (path, parameter) in target.namedState() {
+        guard let value = values[path] else {
+            throw LoupeError("\(op): the \(source.typeName) copied from has no '\(path)'")
+        }
+        guard value.shape == parameter.value.shape else {
+            throw LoupeError("\(op): '\(path)' is \(describe(shape: value.shape)) in the source and \(describe(shape: parameter.value.shape)) in the copy")
+        }
+        parameter.value = try value.detached().contiguous() + 0
+    }
+}
+
+/// One step of an exponential moving average of weights (a model to sample from):
+/// average <- model + (average - model) * beta for every parameter of `average` that `model` has;
+/// buffers (running statistics) are copied as they are.
+public func updateMovingAverage(_ average: Module, toward model: Module, beta: Float) throws {
+    let live = Dictionary(model.namedParameters().map { ($0.path, $0.parameter.value.detached()) }, uniquingKeysWith: { a, _ in a })
+    for (path, parameter) in average.namedParameters() {
+        guard let value = live[path] else { continue }
+        parameter.value = try (value + (parameter.value - value) * beta).contiguous()
+    }
+    let buffers = Dictionary(model.namedBuffers().map { ($0.path, $0.parameter.value.detached()) }, uniquingKeysWith: { a, _ in a })
+    for (path, parameter) in average.namedBuffers() {
+        if let value = buffers[path] { parameter.value = try value.contiguous() + 0 }
+    }
 }

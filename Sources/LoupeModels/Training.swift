@@ -286,12 +286,18 @@ public final class Trainer {
     /// One image's augmentation: output pixel (y, x) reads source pixel (y + dy, x' + dx), where
     /// x' is x or, with `flip`, width - 1 - x; pixels outside the source are 0. (A shift by
     /// (dx, dy) in -p...p is a random crop of the image zero-padded by p.)
-    struct ImageShift: Equatable {
-        var dx: Int, dy: Int, flip: Bool
+    public struct ImageShift: Equatable, Sendable {
+        public var dx: Int, dy: Int, flip: Bool
+
+        public init(dx: Int, dy: Int, flip: Bool) {
+            self.dx = dx
+            self.dy = dy
+            self.flip = flip
+        }
     }
 
     /// The images `[N, C, H, W]` at `indices`, each moved by its shift.
-    static func assemble(_ images: Tensor, indices: [Int], shifts: [ImageShift]) -> Tensor {
+    public static func assemble(_ images: Tensor, indices: [Int], shifts: [ImageShift]) -> Tensor {
         let shape = images.shape
         let (channels, height, width) = (shape[1], shape[2], shape[3])
         let plane = height * width, stride = channels * plane

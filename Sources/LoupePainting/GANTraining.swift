@@ -86,15 +86,7 @@ public final class GANTrainer {
         self.options = options
         random = RandomGenerator(seed: options.seed, stream: 0x67616e)
         ema = try StyleGAN2(generator.config)
-        try Self.copy(from: generator, to: ema)
-    }
-
-    static func copy(from source: Module, to target: Module) throws {
-        let values = Dictionary(uniqueKeysWithValues: source.namedState().map { ($0.path, $0.parameter.value) })
-        for (path, parameter) in target.namedState() {
-            guard let value = values[path] else { throw LoupeError("train_gan: no '\(path)' to copy") }
-            parameter.value = try value.detached().contiguous() + 0
-        }
+        try copyState(from: generator, to: ema, op: "train_gan")
     }
 
     /// The leaves of a module's parameters, switched on (the module's forward records gradients to
@@ -175,7 +167,7 @@ public final class GANTrainer {
             history.append(losses)
             if options.snapshotSteps.contains(step) {
                 let copy = try StyleGAN2(generator.config)
-                try Self.copy(from: ema, to: copy)
+                try copyState(from: ema, to: copy, op: "train_gan")
                 snapshots.append((step, copy))
             }
             progress?.update(step, loss: Double(losses.discriminator), metrics: [("G", String(format: "%.3f", losses.generator))])
@@ -234,14 +226,6 @@ public final class GANTrainer {
         var halfLife = (options.emaKimg ?? Double(options.batchSize) * 10 / 32) * 1000
         if let ramp = options.emaRampup { halfLife = min(halfLife, Double(imagesSeen) * ramp) }
         let beta = Float(pow(0.5, Double(options.batchSize) / max(halfLife, 1e-8)))
-        let live = Dictionary(uniqueKeysWithValues: generator.namedParameters().map { ($0.path, $0.parameter.value.detached()) })
-        for (path, parameter) in ema.namedParameters() {
-            guard let value = live[path] else { continue }
-            parameter.value = try (value + (parameter.value - value) * beta).contiguous()
-        }
-        let buffers = Dictionary(uniqueKeysWithValues: generator.namedBuffers().map { ($0.path, $0.parameter.value.detached()) })
-        for (path, parameter) in ema.namedBuffers() {
-            if let value = buffers[path] { parameter.value = try value.contiguous() + 0 }
-        }
+        try updateMovingAverage(ema, toward: generator, beta: beta)
     }
 }

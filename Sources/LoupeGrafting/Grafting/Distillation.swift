@@ -92,7 +92,6 @@ public final class OperatorDistillation {
     /// Runs the teacher on `options.samples` noised images and returns each path's pairs.
     public func capture(progress: ProgressBar? = nil) throws -> [String: Pairs] {
         let n = images.shape[0], total = options.samples
-        let c = images.shape[1], h = images.shape[2], w = images.shape[3]
         var order: [Int] = []
         var inputs: [String: [Tensor]] = [:], outputs: [String: [Tensor]] = [:]
         var done = 0
@@ -105,11 +104,7 @@ public final class OperatorDistillation {
                     if order.isEmpty { order = random.permutation(n).reversed() }
                     batch.append(order.removeLast())
                 }
-                let x0 = Tensor.uninitialized([count, c, h, w])
-                let size = c * h * w
-                for (slot, index) in batch.enumerated() {
-                    (x0.storage.pointer + slot * size).update(from: images.storage.pointer + images.offset + index * size, count: size)
-                }
+                let x0 = try images.indexSelect(axis: 0, indices: batch)
                 let y = batch.map { index -> Float in
                     Double(random.nextUniform()) < options.labelDropout ? Float(nullClass) : Float(labels[index])
                 }
@@ -171,8 +166,8 @@ public final class OperatorDistillation {
                 for start in stride(from: 0, to: count, by: options.batchSize) {
                     try Interrupt.checkpoint("distill")
                     let rows = Array(order[start..<min(start + options.batchSize, count)])
-                    let input = try data.inputs.rows(rows)
-                    let target = try data.outputs.rows(rows)
+                    let input = try data.inputs.indexSelect(axis: 0, indices: rows)
+                    let target = try data.outputs.indexSelect(axis: 0, indices: rows)
                     optimizer.zeroGrad()
                     let value = try GradMode.withGrad { try loss(try ForwardContext().run(module, input), target) }
                     try value.backward()
@@ -197,19 +192,5 @@ public final class OperatorDistillation {
     /// The number of optimizer steps `train` takes (for a progress bar).
     public var trainingSteps: Int {
         paths.count * options.epochs * ((options.samples + options.batchSize - 1) / options.batchSize)
-    }
-}
-
-extension Tensor {
-    /// The entries of the first axis at `rows`, copied into a new contiguous tensor.
-    func rows(_ rows: [Int]) throws -> Tensor {
-        let rowSize = count / Swift.max(shape[0], 1)
-        let result = Tensor.uninitialized([rows.count] + shape.dropFirst())
-        let source = contiguous()
-        for (slot, row) in rows.enumerated() {
-            guard row >= 0, row < shape[0] else { throw LoupeError("gather: row \(row) outside 0..<\(shape[0])") }
-            (result.storage.pointer + slot * rowSize).update(from: source.storage.pointer + source.offset + row * rowSize, count: rowSize)
-        }
-        return result
     }
 }

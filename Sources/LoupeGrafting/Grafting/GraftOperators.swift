@@ -58,13 +58,7 @@ public enum GraftOperator: String, CaseIterable, Sendable {
         case .attention:
             let op = try Attention(dim: dim, heads: heads)
             if copyWeights, let original = replaced {
-                let source = Dictionary(original.namedState().map { ($0.path, $0.parameter.value) }, uniquingKeysWith: { a, _ in a })
-                for (path, parameter) in op.namedState() {
-                    guard let value = source[path], value.shape == parameter.value.shape else {
-                        throw LoupeError("graft: cannot copy '\(path)' from the replaced \(original.typeName)")
-                    }
-                    parameter.value = try value.detached().contiguous() + 0
-                }
+                try copyState(from: original, to: op, op: "graft")
             } else {
                 try op.qkv.resetParameters(generator: &generator)
                 try op.proj.resetParameters(generator: &generator)

@@ -27,13 +27,7 @@ public func parallelize(_ model: Module, groups: [[Int]], architectures: Archite
             result = try replace(result, at: path, with: try copyModel(module, architectures: architectures))
         }
     }
-    let source = Dictionary(model.namedState().map { ($0.path, $0.parameter.value) }, uniquingKeysWith: { a, _ in a })
-    for (path, parameter) in result.namedState() {
-        guard let value = source[path], value.shape == parameter.value.shape else {
-            throw LoupeError("parallelize: '\(path)' has no counterpart in the original model")
-        }
-        parameter.value = try value.detached().contiguous() + 0
-    }
+    try copyState(from: model, to: result, op: "parallelize")
     return result
 }
 

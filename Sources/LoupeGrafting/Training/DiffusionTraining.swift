@@ -153,37 +153,18 @@ public final class DiffusionTrainer {
             indices.append(order[position])
             position += 1
         }
-        let c = images.shape[1], h = images.shape[2], w = images.shape[3]
-        let plane = h * w, size = c * plane
-        let result = Tensor.uninitialized([batch, c, h, w])
-        let source = images.storage.pointer + images.offset, target = result.storage.pointer
+        var shifts: [Trainer.ImageShift] = []
         var labelsOut: [Int] = []
-        for (slot, index) in indices.enumerated() {
-            let from = source + index * size, to = target + slot * size
-            if options.mirror && random.nextUniform() < 0.5 {
-                for p in 0..<(c * h) {
-                    for x in 0..<w { to[p * w + x] = from[p * w + (w - 1 - x)] }
-                }
-            } else {
-                to.update(from: from, count: size)
-            }
+        for index in indices {
+            shifts.append(Trainer.ImageShift(dx: 0, dy: 0, flip: options.mirror && random.nextUniform() < 0.5))
             let drop = options.labelDropout > 0 && Double(random.nextUniform()) < options.labelDropout
             labelsOut.append(drop ? nullClass : labels[index])
         }
-        return (result, labelsOut)
+        return (Trainer.assemble(images, indices: indices, shifts: shifts), labelsOut)
     }
 
     /// DiT's `update_ema`: ema <- decay ema + (1 - decay) model; buffers copied.
     func updateEMA() throws {
-        let decay = Float(options.emaDecay)
-        let live = Dictionary(model.namedParameters().map { ($0.path, $0.parameter.value.detached()) }, uniquingKeysWith: { a, _ in a })
-        for (path, parameter) in ema.namedParameters() {
-            guard let value = live[path] else { continue }
-            parameter.value = try (parameter.value * decay + value * (1 - decay)).contiguous()
-        }
-        let buffers = Dictionary(model.namedBuffers().map { ($0.path, $0.parameter.value.detached()) }, uniquingKeysWith: { a, _ in a })
-        for (path, parameter) in ema.namedBuffers() {
-            if let value = buffers[path] { parameter.value = try value.contiguous() + 0 }
-        }
+        try updateMovingAverage(ema, toward: model, beta: Float(options.emaDecay))
     }
 }

@@ -167,7 +167,7 @@ enum GraftBindings {
             var generator = RandomGenerator(seed: options.seed, stream: 0x66726163)
             let keep = max(1, Int((Double(labels.count) * fraction).rounded()))
             let chosen = Array(generator.permutation(labels.count).prefix(keep)).sorted()
-            let subset = try Tensor.stack(chosen.map { try images.indexed([.index($0)]) }, axis: 0)
+            let subset = try images.indexSelect(axis: 0, indices: chosen)
             let trainer = try DiffusionTrainer(model: m, diffusion: GaussianDiffusion.dit(learnSigma: shape.learnSigma), images: subset,
                                                labels: chosen.map { labels[$0] }, nullClass: shape.classes, options: options,
                                                architectures: a.interpreter.architectures, op: "finetune")
