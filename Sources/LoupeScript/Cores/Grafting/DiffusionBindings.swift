@@ -82,8 +82,7 @@ enum DiffusionBindings {
 enum GraftingArguments {
     /// The model argument `name`.
     static func model(_ a: Arguments, _ name: String = "m") throws -> Module {
-        guard case .handle(let h) = a[name], let handle = h as? ModelHandle else { throw a.typeError(name, "a model") }
-        return handle.module
+        try ModelBindings.model(a, name).module
     }
 
     /// The diffusion inputs of a model (DiT's config).

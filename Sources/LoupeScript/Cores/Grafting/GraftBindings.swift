@@ -204,9 +204,9 @@ enum GraftBindings {
 extension GraftingArguments {
     /// The VAE argument `vae`.
     static func vae(_ a: Arguments, _ name: String = "vae") throws -> AutoencoderKL {
-        guard case .handle(let h) = a[name], let handle = h as? ModelHandle else { throw a.typeError(name, "a VAE model") }
-        guard let vae = handle.module as? AutoencoderKL else {
-            throw a.error(name, "\(a.builtin.name): \(name) must be an AutoencoderKL (autoencoder_kl(...) or a converted SD VAE), got a \(handle.module.typeName)")
+        let module = try model(a, name)
+        guard let vae = module as? AutoencoderKL else {
+            throw a.error(name, "\(a.builtin.name): \(name) must be an AutoencoderKL (autoencoder_kl(...) or a converted SD VAE), got a \(module.typeName)")
         }
         return vae
     }
