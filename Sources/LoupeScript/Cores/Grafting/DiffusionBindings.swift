@@ -55,6 +55,65 @@ enum DiffusionBindings {
             }
             return .tensor(pixels ? try (samples * 0.5 + 0.5).clamped(min: 0, max: 1) : samples)
         },
+        Builtin("denoise(m, x, t, classes, cfg: 1, seed: nil)",
+                """
+                One denoising step to look inside a class-conditional diffusion model (a DiT): noises x (in the \
+                model's space: pixels in [-1, 1], or latents as vae_encode returns them) to timestep t of DiT's \
+                1000-step schedule (0 is clean, 999 pure noise; one number, or one per image) with noise drawn \
+                from seed, runs m once with `classes` (guided with scale cfg, as sample) and returns {noisy, \
+                noise, epsilon (the model's prediction of the noise), predicted (its estimate of x_0: (noisy - \
+                sqrt(1 - alpha_bar) epsilon) / sqrt(alpha_bar), not clipped), alpha_bar ([N])}.
+                """) { a in
+            let m = try GraftingArguments.model(a)
+            let shape = try GraftingArguments.shape(a, m)
+            let start = try a.tensor("x").detached()
+            let expected = [shape.channels, shape.size, shape.size]
+            guard start.rank == 4, Array(start.shape.dropFirst()) == expected else {
+                throw a.error("x", "denoise: the model takes [N, \(expected.map(String.init).joined(separator: ", "))] inputs, got \(describe(shape: start.shape))")
+            }
+            let n = start.shape[0]
+            let labels = try GraftingArguments.classes(a, "classes", shape: shape)
+            guard labels.count == n || labels.count == 1 else {
+                throw a.error("classes", "denoise: \(labels.count) classes for a batch of \(n) (give one, or one per image)")
+            }
+            let steps: [Int]
+            switch a["t"] {
+            case .number(let v): steps = Array(repeating: Int(v), count: n)
+            case .tensor(let t): steps = t.scalars.map { Int($0) }
+            case .list(let list): steps = try list.items.map { item in
+                guard case .number(let v) = item else { throw a.typeError("t", "a timestep or one per image") }
+                return Int(v)
+            }
+            default: throw a.typeError("t", "a timestep or one per image")
+            }
+            guard steps.count == n else { throw a.error("t", "denoise: \(steps.count) timesteps for a batch of \(n)") }
+            if let bad = steps.first(where: { $0 < 0 || $0 > 999 }) {
+                throw a.error("t", "denoise: timestep \(bad) is outside 0...999")
+            }
+            let scale = try a.number("cfg")
+            guard scale >= 0, scale.isFinite else { throw a.error("cfg", "denoise: cfg must be a finite number >= 0, got \(scale)") }
+            guard scale == 1 || shape.hasNullClass else {
+                throw a.error("cfg", "denoise: this model has no null class (trained without label dropout), so it cannot be guided; use cfg: 1")
+            }
+            let perImage = labels.count == n ? labels : Array(repeating: labels[0], count: n)
+            let diffusion = try GaussianDiffusion.dit(learnSigma: shape.learnSigma)
+            var generator = RandomGenerator(seed: try TrainBindings.trainingSeed(a))
+            let noise = try Tensor.normal(start.shape, generator: &generator)
+            let denoiser = scale == 1 ? ConditionalDenoiser.conditioned(m, labels: perImage)
+                : ConditionalDenoiser.guided(m, labels: perImage, nullClass: shape.classes, scale: Float(scale), inputChannels: shape.channels)
+            return try GradMode.withoutGrad {
+                let noisy = try diffusion.noised(start, steps: steps, noise: noise)
+                let output = try denoiser(noisy, diffusion.modelTimesteps(steps))
+                let step = try diffusion.reverseStep(modelOutput: output, noisy: noisy, steps: steps, clip: false)
+                let epsilon = output.shape[1] == shape.channels ? output
+                    : try output.split(sizes: [shape.channels, output.shape[1] - shape.channels], axis: 1)[0]
+                return .record(RecordBox([
+                    ("noisy", .tensor(noisy)), ("noise", .tensor(noise)), ("epsilon", .tensor(epsilon)),
+                    ("predicted", .tensor(step.predictedStart)),
+                    ("alpha_bar", .tensor(Tensor(steps.map { Float(diffusion.schedule.alphasCumprod[$0]) }))),
+                ]))
+            }
+        },
         Builtin("train_diffusion(m, data, steps: 1000, batch: 32, lr: 0.0001, weight_decay: 0, warmup: 0, clip_grad: nil, ema: 0.9999, label_dropout: 0.1, mirror: false, snapshots: nil, seed: nil, label: \"train_diffusion\")",
                 """
                 Trains the class-conditional diffusion model m (a DiT) in place as DiT's train.py does: data \
