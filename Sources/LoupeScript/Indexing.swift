@@ -43,12 +43,24 @@ extension Interpreter {
                 throw fail("index: a record is indexed by one string key", p)
             }
             guard let v = r[k] else {
-                let keys = r.keys.prefix(8).joined(separator: ", ")
-                throw fail("record has no key '\(k)' (keys: \(keys.isEmpty ? "none" : keys))", p)
+                throw fail(missingKeyMessage(k, keys: r.keys), p)
             }
             return v
         default:
             throw fail("index: cannot index a \(obj.typeName)", p)
         }
     }
+}
+
+/// "record has no key 'patch' (did you mean 'patch_size'? keys: ...)": every key up to 16, then
+/// how many more; a suggestion when one key is close to, starts with or contains the name.
+func missingKeyMessage(_ name: String, keys: [String]) -> String {
+    guard !keys.isEmpty else { return "record has no key '\(name)' (keys: none)" }
+    let shown = keys.prefix(16).joined(separator: ", ") + (keys.count > 16 ? ", ... (\(keys.count - 16) more)" : "")
+    let lowered = name.lowercased()
+    let close = name.count < 3 ? [] : keys.filter { editDistance($0.lowercased(), lowered) <= max(1, name.count / 3) }
+    let containing = lowered.count >= 3 ? keys.filter { $0.lowercased().contains(lowered) } : []
+    let suggestion = (close.min { editDistance($0, name) < editDistance($1, name) } ?? (containing.count == 1 ? containing[0] : nil))
+        .map { "did you mean '\($0)'? " } ?? ""
+    return "record has no key '\(name)' (\(suggestion)keys: \(shown))"
 }

@@ -528,8 +528,7 @@ public final class Interpreter {
         switch obj {
         case .record(let r):
             if let v = r[name] { return v }
-            let keys = r.keys.prefix(8).joined(separator: ", ")
-            throw fail("record has no key '\(name)' (keys: \(keys.isEmpty ? "none" : keys))", p)
+            throw fail(missingKeyMessage(name, keys: r.keys), p)
         case .handle(let h):
             if let v = try h.attribute(name) { return v }
         default:
