@@ -235,6 +235,98 @@ def dit_rows(rows):
         del model
 
 
+def discriminator_rows(rows):
+    """One discriminator step of the demo GAN with NVlabs' own `training.networks.Discriminator`
+    (STYLEGAN2_REPO), as loupe-bench's discriminatorStepRow: 32x32, 1 channel, resnet architecture,
+    channel_base 1024, channel_max 64, num_fp16_res=0, no conv_clamp, minibatch std group 4;
+    softplus(D(fakes)) + softplus(-D(reals)) on 32 random images each, backward, Adam (lr 0.0025,
+    betas (0, 0.99), eps 1e-8)."""
+    name = "stylegan2 discriminator 32px w64 step b32"
+    if not wanted(name):
+        return
+    root = os.environ.get("STYLEGAN2_REPO")
+    if not root or not os.path.isfile(os.path.join(root, "training", "networks.py")):
+        print("STYLEGAN2_REPO not set: the discriminator row is skipped", file=sys.stderr)
+        return
+    sys.path.insert(0, root)
+    try:
+        from training.networks import Discriminator
+    except ImportError as error:
+        print(f"NVlabs' code at STYLEGAN2_REPO={root} does not import ({error}): discriminator row skipped", file=sys.stderr)
+        return
+    torch.manual_seed(1)
+    D = Discriminator(c_dim=0, img_resolution=32, img_channels=1, architecture="resnet", channel_base=1024,
+                      channel_max=64, num_fp16_res=0, conv_clamp=None)
+    opt = torch.optim.Adam(D.parameters(), lr=0.0025, betas=(0, 0.99), eps=1e-8)
+    g = torch.Generator().manual_seed(33)
+    reals = torch.randn(32, 1, 32, 32, generator=g)
+    fakes = torch.randn(32, 1, 32, 32, generator=g)
+
+    def step():
+        opt.zero_grad()
+        loss = F.softplus(D(fakes, None)).mean() + F.softplus(-D(reals, None)).mean()
+        loss.backward()
+        opt.step()
+    rows[name] = {"value": median_seconds(step) * 1e3, "unit": "ms"}
+
+
+def dit_training_rows(rows):
+    """DiT training steps as loupe-bench's DiTWorkloads.runTraining, with DiT's own code (DIT_REPO):
+    `models.DiT` with DiT's initialisation, `diffusion.create_diffusion(timestep_respacing="")`
+    and its `training_losses`, AdamW (lr 1e-4, weight decay 0) and train.py's `update_ema`, on
+    random images and labels (the model in train mode drops 10% to the null class itself, as in
+    train.py), a uniform timestep per image: the
+    demo model (32x32x1, patch 4, hidden 96, depth 6, 3 heads, 10 classes) at batch 64 and DiT-S/2
+    at a 32x32x4 latent at batch 8."""
+    configs = {
+        "dit-fmnist-demo train step b64": (dict(input_size=32, patch_size=4, in_channels=1, hidden_size=96, depth=6,
+                                                 num_heads=3, num_classes=10), 64),
+        "dit-s/2 256px train step b8": (dict(input_size=32, patch_size=2, in_channels=4, hidden_size=384, depth=12,
+                                              num_heads=6, num_classes=1000), 8),
+    }
+    if not any(wanted(n) for n in configs):
+        return
+    root = os.environ.get("DIT_REPO")
+    if not root or not os.path.isfile(os.path.join(root, "models.py")):
+        print("DIT_REPO (a facebookresearch/DiT checkout) not set: dit training rows skipped", file=sys.stderr)
+        return
+    sys.path.insert(0, root)
+    try:
+        from copy import deepcopy
+        from models import DiT
+        from diffusion import create_diffusion
+    except ImportError as error:
+        print(f"DiT's code at DIT_REPO={root} does not import ({error}): dit training rows skipped", file=sys.stderr)
+        return
+    for name, (config, batch) in configs.items():
+        if not wanted(name):
+            continue
+        torch.manual_seed(1)
+        model = DiT(**config)
+        ema = deepcopy(model).requires_grad_(False)
+        diffusion = create_diffusion(timestep_respacing="")
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0)
+        model.train()
+        g = torch.Generator().manual_seed(2)
+        c = config["in_channels"]
+        size = config["input_size"]
+        classes = config["num_classes"]
+
+        def step():
+            x = torch.randn(batch, c, size, size, generator=g)
+            y = torch.randint(0, classes, (batch,), generator=g)
+            t = torch.randint(0, diffusion.num_timesteps, (batch,), generator=g)
+            loss = diffusion.training_losses(model, x, t, dict(y=y))["loss"].mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for ema_param, param in zip(ema.parameters(), model.parameters()):
+                    ema_param.mul_(0.9999).add_(param.data, alpha=1 - 0.9999)
+        rows[name] = {"value": median_seconds(step) * 1e3, "unit": "ms"}
+        del model, ema, opt
+
+
 def stylegan2_rows(rows):
     """The StyleGAN2 generator with NVlabs' own code (`training.networks.Generator` from a
     stylegan2-ada-pytorch checkout named by STYLEGAN2_REPO), as loupe-bench's PaintingWorkloads:
@@ -365,6 +457,21 @@ def network_rows(rows):
                               stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2), stage(64, 128, 2),
                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
         rows["fashion-mnist cnn train b128"] = {"value": training_images_per_second(model, lr=3e-3), "unit": "img/s"}
+        del model
+    if wanted("fashion-mnist resnet-18 w16 train b128"):
+        # ResNet-18 of the demo CNN's width and stem: two BasicBlocks per stage.
+        from torchvision.models.resnet import BasicBlock
+        nn = torch.nn
+
+        def stage18(cin, cout, stride):
+            down = None
+            if stride != 1 or cin != cout:
+                down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            return nn.Sequential(BasicBlock(cin, cout, stride, down), BasicBlock(cout, cout, 1, None))
+        model = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+                              stage18(16, 16, 1), stage18(16, 32, 2), stage18(32, 64, 2), stage18(64, 128, 2),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+        rows["fashion-mnist resnet-18 w16 train b128"] = {"value": training_images_per_second(model, lr=3e-3), "unit": "img/s"}
         del model
 
 
@@ -695,6 +802,8 @@ def main():
     visualization_rows(rows)
     stylegan2_rows(rows)
     dit_rows(rows)
+    dit_training_rows(rows)
+    discriminator_rows(rows)
     vae_rows(rows)
     grafting_operator_rows(rows)
 

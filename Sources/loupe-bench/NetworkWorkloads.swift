@@ -28,12 +28,37 @@ enum NetworkWorkloads {
         try add("vit-b/16 224 fwd b1 peak memory") { try peakMemoryRow("vit-b/16 224 fwd b1 peak memory") }
         try add("fashion-mnist vit train b128") { try fashionTrainingRow("fashion-mnist vit train b128") }
         try add("fashion-mnist cnn train b128") { try fashionCNNTrainingRow("fashion-mnist cnn train b128") }
+        try add("fashion-mnist resnet-18 w16 train b128") { try fashionCNNTrainingRow("fashion-mnist resnet-18 w16 train b128", depth: 18) }
+        try add("stylegan2 discriminator 32px w64 step b32") { try discriminatorStepRow("stylegan2 discriminator 32px w64 step b32") }
+    }
+
+    /// One discriminator step of the demo GAN (Examples/train/stylegan2-fmnist.loupe: NVlabs'
+    /// resnet discriminator at 32x32, 1 channel, channel_base 1024, channel_max 64, so 32 channels at
+    /// 32x32 and 64 below): softplus(D(fakes)) + softplus(-D(reals)) on 32 of each, backward to the
+    /// weights, Adam (lr 0.0025, betas (0, 0.99)), as GANTrainer's discriminator update without R1.
+    static func discriminatorStepRow(_ name: String) throws -> BenchRow {
+        let model = try StyleGAN2Discriminator(StyleGAN2DiscriminatorConfig(resolution: 32, channels: 1, channelBase: 1024, channelMax: 64))
+        var generator = RandomGenerator(seed: 32)
+        try model.initialize(generator: &generator)
+        let leaves = model.parameters(trainable: true)
+        let optimizer = try Adam(parameters: leaves, learningRate: 0.0025, betas: (0, 0.99), eps: 1e-8)
+        let reals = try CoreWorkloads.random([32, 1, 32, 32], seed: 33)
+        let fakes = try CoreWorkloads.random([32, 1, 32, 32], seed: 34)
+        let seconds = try Timing.median {
+            optimizer.zeroGrad()
+            let loss = try GradMode.withGrad {
+                try forward(model, fakes).softplus().mean() + forward(model, reals).negated().softplus().mean()
+            }
+            try loss.backward()
+            try optimizer.step()
+        }
+        return BenchRow(name: name, unit: .ms, loupe: seconds * 1e3)
     }
 
     /// Training throughput of the demo CNN's shape (Examples/train/cnn-fmnist.loupe: ResNet-10,
-    /// width 16, 3x3 stride-1 stem, 28x28), as images per second.
-    static func fashionCNNTrainingRow(_ name: String) throws -> BenchRow {
-        let model = try ResNet(ResNetConfig(depth: 10, classes: 10, channels: 1, width: 16, stem: .small))
+    /// width 16, 3x3 stride-1 stem, 28x28), or ResNet-18 of the same width, as images per second.
+    static func fashionCNNTrainingRow(_ name: String, depth: Int = 10) throws -> BenchRow {
+        let model = try ResNet(ResNetConfig(depth: depth, classes: 10, channels: 1, width: 16, stem: .small))
         var generator = RandomGenerator(seed: 28)
         try model.initialize(generator: &generator)
         return try trainingRow(name, model, learningRate: 3e-3)

@@ -51,6 +51,7 @@ do {
     try VisualizationWorkloads.run(add: add)
     try PaintingWorkloads.run(add: add)
     try DiTWorkloads.run(add: add)
+    try DiTWorkloads.runTraining(add: add)
     try VAEWorkloads.run(add: add)
     try GraftingWorkloads.run(add: add)
     TablePrinter.print(rows, torchVersion: torch?.version)
