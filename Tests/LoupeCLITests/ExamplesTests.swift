@@ -9,7 +9,7 @@ extension REPLTests {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"), "Fashion-MNIST not installed")
         let examples = Self.repositoryRoot.appendingPathComponent("Examples")
         let names = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".loupe") }.sorted()
-        XCTAssertEqual(names, ["color.loupe", "detr.loupe", "fooling.loupe", "fv.loupe", "invert.loupe", "models.loupe", "paint.loupe", "tour.loupe"])
+        XCTAssertEqual(names, ["color.loupe", "detr.loupe", "dit.loupe", "fooling.loupe", "fv.loupe", "graft.loupe", "invert.loupe", "models.loupe", "paint.loupe", "tour.loupe"])
         for name in names {
             let example = try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)
             let transcriptURL = examples.appendingPathComponent("transcripts/" + name)
