@@ -257,7 +257,7 @@ def discriminator_rows(rows):
     torch.manual_seed(1)
     D = Discriminator(c_dim=0, img_resolution=32, img_channels=1, architecture="resnet", channel_base=1024,
                       channel_max=64, num_fp16_res=0, conv_clamp=None)
-    opt = torch.optim.Adam(D.parameters(), lr=0.0025, betas=(0, 0.99), eps=1e-8)
+    opt = torch.optim.Adam(D.parameters(), lr=0.0025, betas=(0.0, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(33)
     reals = torch.randn(32, 1, 32, 32, generator=g)
     fakes = torch.randn(32, 1, 32, 32, generator=g)
