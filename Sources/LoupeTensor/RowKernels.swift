@@ -58,6 +58,31 @@ enum RowKernels {
         return total
     }
 
+    /// Sum of `a[j] * (b[j] - shift)` over a row (batch norm's backward), in the blocks of `sum`.
+    @inline(__always)
+    static func productSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shift: Float) -> Double {
+        let s8 = SIMD8<Float>(repeating: shift)
+        var total: Double = 0
+        var start = 0
+        while start < n {
+            let end = Swift.min(n, start + 2048)
+            var acc = SIMD8<Float>(repeating: 0)
+            var j = start
+            while j + 8 <= end {
+                acc += load8(a + j) * (load8(b + j) - s8)
+                j += 8
+            }
+            var partial = acc.sum()
+            while j < end {
+                partial += a[j] * (b[j] - shift)
+                j += 1
+            }
+            total += Double(partial)
+            start = end
+        }
+        return total
+    }
+
     /// Mean and 1 / sqrt(biased variance + eps) of a row, in two passes (the second over the
     /// deviations from the mean, so large offsets do not cancel).
     @inline(__always)

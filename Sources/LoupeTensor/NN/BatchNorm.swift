@@ -33,13 +33,31 @@ extension NN {
         withExtendedLifetime(xc) {
             let src = base(xc)
             if training {
+                // Two passes (the second over deviations from the mean), each as one vectorized
+                // partial sum per (image, channel) row on all cores, then the rows of a channel
+                // added in order in Double: the result does not depend on the scheduling.
+                let rows = UnsafeMutablePointer<Double>.allocate(capacity: n * c)
+                defer { rows.deallocate() }
+                let minimumRows = Swift.max(1, Parallel.minimumParallelCount / s)
+                Parallel.forRanges(n * c, minimum: minimumRows) { start, end in
+                    for item in start..<end { rows[item] = RowKernels.sum(src + item * s, s) }
+                }
                 for ch in 0..<c {
                     var sum: Double = 0
-                    for i in 0..<n { let p = src + (i * c + ch) * s; for j in 0..<s { sum += Double(p[j]) } }
-                    let mu = sum / Double(m)
+                    for i in 0..<n { sum += rows[i * c + ch] }
+                    mean[ch] = Float(sum / Double(m))
+                }
+                mean.withUnsafeBufferPointer { means in
+                    Parallel.forRanges(n * c, minimum: minimumRows) { start, end in
+                        for item in start..<end {
+                            let m8 = SIMD8<Float>(repeating: means[item % c])
+                            rows[item] = RowKernels.sum(src + item * s, s) { v in let d = v - m8; return d * d }
+                        }
+                    }
+                }
+                for ch in 0..<c {
                     var sq: Double = 0
-                    for i in 0..<n { let p = src + (i * c + ch) * s; for j in 0..<s { let t = Double(p[j]) - mu; sq += t * t } }
-                    mean[ch] = Float(mu)
+                    for i in 0..<n { sq += rows[i * c + ch] }
                     batchVar[ch] = Float(sq / Double(m))
                     rstd[ch] = 1 / (batchVar[ch] + eps).squareRoot()
                 }
@@ -52,12 +70,14 @@ extension NN {
         let weights = wc?.scalars, biases = bc?.scalars
         withExtendedLifetime(xc) {
             let src = base(xc), dst = base(result)
-            Parallel.forEach(n * c) { item in
-                let ch = item % c
-                let scale = rstd[ch] * (weights?[ch] ?? 1)
-                let shift = (biases?[ch] ?? 0) - mean[ch] * scale
-                let p = src + item * s, q = dst + item * s
-                for j in 0..<s { q[j] = p[j] * scale + shift }
+            Parallel.forRanges(n * c, minimum: Swift.max(1, Parallel.minimumParallelCount / s)) { start, end in
+                for item in start..<end {
+                    let ch = item % c
+                    let scale = rstd[ch] * (weights?[ch] ?? 1)
+                    let shift = (biases?[ch] ?? 0) - mean[ch] * scale
+                    let p = src + item * s, q = dst + item * s
+                    for j in 0..<s { q[j] = p[j] * scale + shift }
+                }
             }
         }
         var newMean = runningMean, newVar = runningVar
@@ -84,28 +104,40 @@ extension NN {
             let gx = needX ? Tensor.uninitialized(xd.shape) : nil
             withExtendedLifetime((g, xd)) {
                 let pg = base(g), src = base(xd)
+                // Per (image, channel) row: sum of g and of g (x - mean), on all cores; then per
+                // channel in order, as the forward's statistics.
+                let rowG = UnsafeMutablePointer<Double>.allocate(capacity: 2 * n * c)
+                defer { rowG.deallocate() }
+                let rowGX = rowG + n * c
+                mean.withUnsafeBufferPointer { means in
+                    Parallel.forRanges(n * c, minimum: Swift.max(1, Parallel.minimumParallelCount / s)) { start, end in
+                        for item in start..<end {
+                            rowG[item] = RowKernels.sum(pg + item * s, s)
+                            rowGX[item] = RowKernels.productSum(pg + item * s, src + item * s, s, shift: means[item % c])
+                        }
+                    }
+                }
                 for ch in 0..<c {
                     var a: Double = 0, b: Double = 0
                     for i in 0..<n {
-                        let off = (i * c + ch) * s
-                        for j in 0..<s {
-                            a += Double(pg[off + j])
-                            b += Double(pg[off + j] * (src[off + j] - mean[ch]) * rstd[ch])
-                        }
+                        a += rowG[i * c + ch]
+                        b += rowGX[i * c + ch]
                     }
-                    sumG[ch] = Float(a); sumGX[ch] = Float(b)
+                    sumG[ch] = Float(a); sumGX[ch] = Float(b * Double(rstd[ch]))
                 }
                 if let gx {
                     let dx = base(gx)
-                    Parallel.forEach(n * c) { item in
-                        let ch = item % c
-                        let w = weights?[ch] ?? 1, r = rstd[ch], mu = mean[ch]
-                        let p = src + item * s, gp = pg + item * s, q = dx + item * s
-                        if training {
-                            let mg = sumG[ch] / Float(m), mgx = sumGX[ch] / Float(m)
-                            for j in 0..<s { q[j] = w * r * (gp[j] - mg - (p[j] - mu) * r * mgx) }
-                        } else {
-                            for j in 0..<s { q[j] = w * r * gp[j] }
+                    Parallel.forRanges(n * c, minimum: Swift.max(1, Parallel.minimumParallelCount / s)) { start, end in
+                        for item in start..<end {
+                            let ch = item % c
+                            let w = weights?[ch] ?? 1, r = rstd[ch], mu = mean[ch]
+                            let p = src + item * s, gp = pg + item * s, q = dx + item * s
+                            if training {
+                                let mg = sumG[ch] / Float(m), mgx = sumGX[ch] / Float(m)
+                                for j in 0..<s { q[j] = w * r * (gp[j] - mg - (p[j] - mu) * r * mgx) }
+                            } else {
+                                for j in 0..<s { q[j] = w * r * gp[j] }
+                            }
                         }
                     }
                 }

@@ -25,6 +25,10 @@ struct ConvGeometry {
     func im2col(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
                 into col: UnsafeMutablePointer<Float>) {
         let rowLength = outRows.count * outWidth
+        if isRowContiguous {
+            im2colRowContiguous(image, columnRows: columnRows, outRows: outRows, into: col)
+            return
+        }
         for row in columnRows {
             let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
             let plane = image + c * imageArea
@@ -50,11 +54,85 @@ struct ConvGeometry {
         }
     }
 
+    /// Stride 1 along both axes and as wide as the image ("same" padding along the width): a
+    /// column row's output rows read consecutive image rows at one horizontal offset, so the
+    /// whole band is one contiguous run of the image, shifted.
+    var isRowContiguous: Bool { strideH == 1 && strideW == 1 && outWidth == width }
+
+    /// `im2col` for `isRowContiguous` geometries: per column row, one bulk copy of the valid
+    /// image rows (small images have rows too short for per-row copies to pay), then zeros where
+    /// the kernel reads the left and right padding (the bulk copy put the neighbouring row's end
+    /// there) and on the rows above and below the image.
+    func im2colRowContiguous(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
+                             into col: UnsafeMutablePointer<Float>) {
+        let rowLength = outRows.count * outWidth
+        for row in columnRows {
+            let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
+            let plane = image + c * imageArea
+            let x0 = kj * dilationW - padLeft
+            let (validLo, validHi) = NN.validRange(count: outWidth, stride: 1, offset: x0, size: width)
+            let lo = Swift.min(validLo, outWidth), hi = Swift.min(Swift.max(validHi, lo), outWidth)
+            let line = col + (row - columnRows.lowerBound) * rowLength
+            // Output rows oy read image row oy - padTop + ki * dilationH.
+            let shift = ki * dilationH - padTop
+            let first = Swift.min(Swift.max(outRows.lowerBound, -shift), outRows.upperBound)
+            let last = Swift.max(Swift.min(outRows.upperBound, height - shift), first)
+            ConvRows.zero(line, (first - outRows.lowerBound) * outWidth)
+            ConvRows.zero(line + (last - outRows.lowerBound) * outWidth, (outRows.upperBound - last) * outWidth)
+            guard first < last else { continue }
+            var destination = line + (first - outRows.lowerBound) * outWidth
+            var start = (first + shift) * width + x0
+            var count = (last - first) * width
+            // Clip the run to the plane: what falls outside it is padding, zeroed below.
+            if start < 0 { destination += -start; count += start; start = 0 }
+            if start + count > imageArea { count = imageArea - start }
+            if count > 0 { ConvRows.copy(plane + start, to: destination, count) }
+            if lo > 0 || hi < outWidth {
+                for oy in first..<last {
+                    let out = line + (oy - outRows.lowerBound) * outWidth
+                    for ox in 0..<lo { out[ox] = 0 }
+                    for ox in hi..<outWidth { out[ox] = 0 }
+                }
+            }
+        }
+    }
+
     /// Adds the column matrix `col` (`[channels * kh * kw, outRows.count * outWidth]`) of output
-    /// rows `outRows` back into the image channels at `image` (the adjoint of `im2col`).
-    func col2im(_ col: UnsafePointer<Float>, channels: Int, outRows: Range<Int>,
+    /// rows `outRows` back into the image channels at `image` (the adjoint of `im2col`). `col` is
+    /// scratch: for `isRowContiguous` geometries its padding positions are zeroed and each column
+    /// row is added back as one shifted run.
+    func col2im(_ col: UnsafeMutablePointer<Float>, channels: Int, outRows: Range<Int>,
                 into image: UnsafeMutablePointer<Float>) {
         let rowLength = outRows.count * outWidth
+        if isRowContiguous {
+            for row in 0..<(channels * kernelArea) {
+                let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
+                let plane = image + c * imageArea
+                let x0 = kj * dilationW - padLeft
+                let (validLo, validHi) = NN.validRange(count: outWidth, stride: 1, offset: x0, size: width)
+                let lo = Swift.min(validLo, outWidth), hi = Swift.min(Swift.max(validHi, lo), outWidth)
+                if hi <= lo { continue }
+                let line = col + row * rowLength
+                let shift = ki * dilationH - padTop
+                let first = Swift.min(Swift.max(outRows.lowerBound, -shift), outRows.upperBound)
+                let last = Swift.max(Swift.min(outRows.upperBound, height - shift), first)
+                guard first < last else { continue }
+                if lo > 0 || hi < outWidth {
+                    for oy in first..<last {
+                        let out = line + (oy - outRows.lowerBound) * outWidth
+                        for ox in 0..<lo { out[ox] = 0 }
+                        for ox in hi..<outWidth { out[ox] = 0 }
+                    }
+                }
+                var source = UnsafePointer(line + (first - outRows.lowerBound) * outWidth)
+                var start = (first + shift) * width + x0
+                var count = (last - first) * width
+                if start < 0 { source += -start; count += start; start = 0 }
+                if start + count > imageArea { count = imageArea - start }
+                if count > 0 { ConvRows.add(source, to: plane + start, count) }
+            }
+            return
+        }
         for row in 0..<(channels * kernelArea) {
             let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
             let plane = image + c * imageArea
