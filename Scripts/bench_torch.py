@@ -66,6 +66,18 @@ def peak_memory_growth(fn):
         return None
 
 
+def reference_checkout(variable, marker, what):
+    """The checkout of a reference repository named by environment variable `variable` (it must
+    hold the file `marker`), put first on sys.path; None, with a note on stderr, without it."""
+    root = os.environ.get(variable)
+    if not root or not os.path.isfile(os.path.join(root, marker)):
+        print(f"{variable} not set (or without {marker}): {what} skipped", file=sys.stderr)
+        return None
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return root
+
+
 def detr_rows(rows):
     """DETR-R50 from facebookresearch/detr's own modules (a checkout named by DETR_REPO, e.g. from
     `git clone https://github.com/facebookresearch/detr`), as loupe-bench's DETRWorkloads: random
@@ -206,11 +218,9 @@ def dit_rows(rows):
     wanted_names = [n for key, n in names.items() if wanted(n) and (key == "DiT-S/2" or not QUICK)]
     if not wanted_names:
         return
-    root = os.environ.get("DIT_REPO")
-    if not root or not os.path.isfile(os.path.join(root, "models.py")):
-        print("DIT_REPO (a facebookresearch/DiT checkout) not set: dit rows skipped", file=sys.stderr)
+    root = reference_checkout("DIT_REPO", "models.py", "dit rows")
+    if root is None:
         return
-    sys.path.insert(0, root)
     try:
         from models import DiT_models
     except ImportError as error:
@@ -244,11 +254,9 @@ def discriminator_rows(rows):
     name = "stylegan2 discriminator 32px w64 step b32"
     if not wanted(name):
         return
-    root = os.environ.get("STYLEGAN2_REPO")
-    if not root or not os.path.isfile(os.path.join(root, "training", "networks.py")):
-        print("STYLEGAN2_REPO not set: the discriminator row is skipped", file=sys.stderr)
+    root = reference_checkout("STYLEGAN2_REPO", os.path.join("training", "networks.py"), "the discriminator row")
+    if root is None:
         return
-    sys.path.insert(0, root)
     try:
         from training.networks import Discriminator
     except ImportError as error:
@@ -286,11 +294,9 @@ def dit_training_rows(rows):
     }
     if not any(wanted(n) for n in configs):
         return
-    root = os.environ.get("DIT_REPO")
-    if not root or not os.path.isfile(os.path.join(root, "models.py")):
-        print("DIT_REPO (a facebookresearch/DiT checkout) not set: dit training rows skipped", file=sys.stderr)
+    root = reference_checkout("DIT_REPO", "models.py", "dit training rows")
+    if root is None:
         return
-    sys.path.insert(0, root)
     try:
         from copy import deepcopy
         from models import DiT

@@ -31,14 +31,25 @@ enum RowKernels {
         return m
     }
 
-    /// Sum of `f(p[j])` for a vector function `f` applied lane-wise (and to the tail).
+    /// Sum over `0..<n` in blocks of 2048 elements: each block's Float partial sum (from
+    /// `partial(start, end)`) is accumulated in Double.
     @inline(__always)
-    static func sum(_ p: UnsafePointer<Float>, _ n: Int,
-                    _ f: (SIMD8<Float>) -> SIMD8<Float> = { $0 }) -> Double {
+    static func blocked(_ n: Int, _ partial: (Int, Int) -> Float) -> Double {
         var total: Double = 0
         var start = 0
         while start < n {
             let end = Swift.min(n, start + 2048)
+            total += Double(partial(start, end))
+            start = end
+        }
+        return total
+    }
+
+    /// Sum of `f(p[j])` for a vector function `f` applied lane-wise (and to the tail).
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int,
+                    _ f: (SIMD8<Float>) -> SIMD8<Float> = { $0 }) -> Double {
+        blocked(n) { start, end in
             var acc = SIMD8<Float>(repeating: 0)
             var j = start
             while j + 8 <= end {
@@ -52,20 +63,15 @@ enum RowKernels {
                 let mapped = f(tail)
                 for k in 0..<(end - j) { partial += mapped[k] }
             }
-            total += Double(partial)
-            start = end
+            return partial
         }
-        return total
     }
 
     /// Sum of `a[j] * (b[j] - shift)` over a row (batch norm's backward), in the blocks of `sum`.
     @inline(__always)
     static func productSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shift: Float) -> Double {
         let s8 = SIMD8<Float>(repeating: shift)
-        var total: Double = 0
-        var start = 0
-        while start < n {
-            let end = Swift.min(n, start + 2048)
+        return blocked(n) { start, end in
             var acc = SIMD8<Float>(repeating: 0)
             var j = start
             while j + 8 <= end {
@@ -77,10 +83,8 @@ enum RowKernels {
                 partial += a[j] * (b[j] - shift)
                 j += 1
             }
-            total += Double(partial)
-            start = end
+            return partial
         }
-        return total
     }
 
     /// Mean and 1 / sqrt(biased variance + eps) of a row, in two passes (the second over the
