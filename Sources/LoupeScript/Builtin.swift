@@ -45,7 +45,7 @@ public final class Builtin: @unchecked Sendable {
         var params: [BuiltinParam] = []
         if open < signature.endIndex {
             let inner = signature[signature.index(after: open)..<(signature.lastIndex(of: ")") ?? signature.endIndex)]
-            for raw in inner.split(separator: ",") {
+            for raw in Builtin.topLevelItems(inner) {
                 var p = Builtin.trimmed(raw)
                 if p.isEmpty { continue }
                 var variadic = false
@@ -103,8 +103,31 @@ public final class Builtin: @unchecked Sendable {
         throw LoupeError("\(name): needs a \(types) as its first argument, got \(receiver.map { "a " + $0.typeName } ?? "nothing")")
     }
 
+    /// The comma-separated items of `text`, not splitting inside brackets (list defaults such
+    /// as `block_channels: [128, 256, 512, 512]`).
+    static func topLevelItems<S: StringProtocol>(_ text: S) -> [Substring] {
+        let text = Substring(text)
+        var items: [Substring] = [], depth = 0, start = text.startIndex
+        for i in text.indices {
+            switch text[i] {
+            case "[": depth += 1
+            case "]": depth -= 1
+            case "," where depth == 0:
+                items.append(text[start..<i])
+                start = text.index(after: i)
+            default: break
+            }
+        }
+        items.append(text[start...])
+        return items
+    }
+
     private static func literal(_ text: String) -> Value {
         if text == "nil" { return .null }
+        if text.hasPrefix("["), text.hasSuffix("]") {
+            let items = topLevelItems(text.dropFirst().dropLast()).map { trimmed($0) }.filter { !$0.isEmpty }
+            return .list(ListBox(items.map { literal($0) }))
+        }
         if text == "true" { return .bool(true) }
         if text == "false" { return .bool(false) }
         if let n = Double(text) { return .number(n) }

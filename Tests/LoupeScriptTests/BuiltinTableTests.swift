@@ -29,6 +29,26 @@ final class BuiltinTableTests: XCTestCase {
         XCTAssertEqual(try Interpreter().builtins.count, table.builtins.count)
     }
 
+    /// Every parameter of every builtin parses to a name (a list default's commas do not split it),
+    /// and a list default becomes a list value.
+    func testSignaturesParseToNamedParameters() throws {
+        let table = try BuiltinTable.standard
+        for (name, b) in table.builtins {
+            for version in b.overloads.isEmpty ? [b] : Array(b.overloads.values) {
+                for p in version.params {
+                    XCTAssertTrue(p.name.first.map { $0.isLetter || $0 == "_" } ?? false, "\(name): parameter '\(p.name)'")
+                    XCTAssertTrue(p.name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "\(name): parameter '\(p.name)'")
+                }
+            }
+        }
+        let vae = try XCTUnwrap(table.builtins["autoencoder_kl"])
+        XCTAssertEqual(vae.params.map(\.name), ["block_channels", "layers_per_block", "latent_channels", "channels", "groups", "scaling", "seed"])
+        guard case .list(let channels)? = vae.params.first?.defaultValue else { return XCTFail("block_channels default is not a list") }
+        XCTAssertEqual(channels.items.map { if case .number(let n) = $0 { return n } else { return -1 } }, [128, 256, 512, 512])
+        let nested = builtin("f(a: [[1, 2], []], b: \"x\")")
+        XCTAssertEqual(nested.params.map(\.name), ["a", "b"])
+    }
+
     func testTwoBuiltinsOfOneNameNameBothCores() {
         let first = CustomCore(name: "alpha", builtins: [builtin("twice(x)")])
         let second = CustomCore(name: "beta", builtins: [builtin("twice(y)")])
