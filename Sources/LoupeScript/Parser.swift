@@ -391,7 +391,7 @@ public struct Parser {
                     var sub = Parser(tokens: toks, source: source)
                     sub.depth = depth
                     let e = try sub.expression()
-                    if sub.kind != .end { throw sub.error("unexpected \(sub.describeToken(sub.current)) in string interpolation") }
+                    if sub.kind != .end { throw sub.error("unexpected \(sub.describeToken(sub.current)) in string interpolation (write \\{ for a brace)") }
                     pieces.append(.expr(e))
                 }
             }
@@ -429,6 +429,8 @@ public struct Parser {
                 case .string(let s): key = s
                 case .keyword(let k): key = k
                 case .number(let v): key = Value.number(v).display
+                case .interpolated:
+                    throw error("a record key must be a name or a plain string, not an interpolated one (assign it instead: r = {}; r[\"key {i}\"] = value)")
                 default: throw error("expected a record key (name or string), found \(describeToken(current))")
                 }
                 _ = advance()

@@ -180,8 +180,13 @@ enum GeneralBindings {
                 throw LoupeError("help: no builtin named '\(s)'")
             }
             let versions = b.overloads.isEmpty ? [b] : b.overloads.keys.sorted().compactMap { b.overloads[$0] }
-            return versions.map { "\($0.signature)\($0.methodOf.map { "  (also a method of \($0))" } ?? "")\n  \($0.doc)" }
-                .joined(separator: "\n")
+            return versions.map { version in
+                // A method named differently (amax is x.max()) is shown by its own name.
+                let method = version.methodOf.map { type in
+                    version.methodName.map { "  (also the \(type) method .\($0)())" } ?? "  (also a method of \(type))"
+                } ?? ""
+                return "\(version.signature)\(method)\n  \(version.doc)"
+            }.joined(separator: "\n")
         case .builtin(let b), .boundMethod(let b, _): return try help(.string(b.name), interpreter)
         case .function(let c):
             return Display.render(v) + "  defined at \(c.decl.source.name):\(c.decl.pos.line)"

@@ -17,7 +17,7 @@ enum PaintBindings {
                 "full", for tileable vectors: textures) or grid painting ("grid": the vector in Grid Replace \
                 squares of side `block` inside the region, for object parts). The mode: a stroke's own, else \
                 `mode`, else by tileability when `features`/`feature_layer` are given (full when the score on \
-                w is >= threshold; erode, input_size, mean, std as tileability), else "full". Returns {image (in [0, 1]), labels (at the layer's \
+                the first generation, w[0], is >= threshold; one mode holds for every generation; erode, input_size, mean, std as tileability), else "full". Returns {image (in [0, 1]), labels (at the layer's \
                 resolution), modes (per stroke), scores (per stroke, when computed)}.
                 """) { a in
             let g = try PaintingArguments.generator(a)

@@ -53,9 +53,9 @@ enum ReplacementBindings {
                 Grid Replace image (block 2), the squares carried to the feature map by nearest neighbour and \
                 eroded by `erode` (a (2 erode + 1)-square; 0 for none). Each vector is placed on generation \
                 w[i] (or one w for all; default: the mean w, mapping.w_avg). Images go to the features model \
-                in [0, 1], resized (nearest) to input_size (default: the model's own, else the generator's) \
+                as the generator's output mapped by x / 2 + 0.5, not clamped (as the paper's code), resized (nearest) to input_size (default: the model's own, else the generator's) \
                 and normalised by mean/std (default: the checkpoint's loupe.preprocess). Returns {scores \
-                (one per vector), full, grid (the images, in [0, 1]), coverage}.
+                (one per vector), full, grid (the images, clamped to [0, 1] for display), coverage}.
                 """) { a in
             let g = try PaintingArguments.generator(a)
             let layer = try PaintingArguments.layer(a, g)
