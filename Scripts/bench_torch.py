@@ -442,28 +442,15 @@ def network_rows(rows):
         if growth is not None:
             rows["vit-b/16 224 fwd b1 peak memory"] = {"value": growth / 1e6, "unit": "MB"}
     if wanted("fashion-mnist vit train b128"):
-        # The demo ViT's shape (Examples/train/vit-fmnist.loupe), one AdamW step on 128 images.
-        from timm.models.vision_transformer import VisionTransformer
-        model = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=6,
-                                  num_heads=4, mlp_ratio=2)
-        rows["fashion-mnist vit train b128"] = {"value": training_images_per_second(model, lr=1e-3), "unit": "img/s"}
-        del model
+        rows["fashion-mnist vit train b128"] = {"value": training_images_per_second(fashion_vit(), lr=1e-3), "unit": "img/s"}
     if wanted("fashion-mnist cnn train b128"):
-        # The demo CNN's shape (Examples/train/cnn-fmnist.loupe): torchvision BasicBlocks, one per
-        # stage, widths 16-32-64-128, 3x3 stride-1 stem without max pool; one AdamW step.
-        from torchvision.models.resnet import BasicBlock
-        nn = torch.nn
-
-        def stage(cin, cout, stride):
-            down = None
-            if stride != 1 or cin != cout:
-                down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-            return BasicBlock(cin, cout, stride, down)
-        model = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
-                              stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2), stage(64, 128, 2),
-                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
-        rows["fashion-mnist cnn train b128"] = {"value": training_images_per_second(model, lr=3e-3), "unit": "img/s"}
-        del model
+        rows["fashion-mnist cnn train b128"] = {"value": training_images_per_second(fashion_cnn(), lr=3e-3), "unit": "img/s"}
+    for name, build, lr in [("fashion-mnist vit train b128 peak memory", fashion_vit, 1e-3),
+                            ("fashion-mnist cnn train b128 peak memory", fashion_cnn, 3e-3)]:
+        if wanted(name):
+            growth = peak_memory_growth(training_step(build(), lr=lr))
+            if growth is not None:
+                rows[name] = {"value": growth / 1e6, "unit": "MB"}
     if wanted("fashion-mnist resnet-18 w16 train b128"):
         # ResNet-18 of the demo CNN's width and stem: two BasicBlocks per stage.
         from torchvision.models.resnet import BasicBlock
@@ -481,9 +468,9 @@ def network_rows(rows):
         del model
 
 
-def training_images_per_second(model, lr):
+def training_step(model, lr):
     """One AdamW step (weight decay 0.05) on 128 seeded random 28x28 images: forward,
-    cross-entropy, backward, update; the median step as images per second."""
+    cross-entropy, backward, update."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     images = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(29))
     labels = torch.arange(128) % 10
@@ -492,7 +479,35 @@ def training_images_per_second(model, lr):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(images), labels).backward()
         opt.step()
-    return 128 / median_seconds(step)
+    return step
+
+
+def training_images_per_second(model, lr):
+    """The median training step (training_step) as images per second."""
+    return 128 / median_seconds(training_step(model, lr))
+
+
+def fashion_vit():
+    """The demo ViT's shape (Examples/train/vit-fmnist.loupe) in timm."""
+    from timm.models.vision_transformer import VisionTransformer
+    return VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=6,
+                             num_heads=4, mlp_ratio=2)
+
+
+def fashion_cnn():
+    """The demo CNN's shape (Examples/train/cnn-fmnist.loupe): torchvision BasicBlocks, one per
+    stage, widths 16-32-64-128, 3x3 stride-1 stem without max pool."""
+    from torchvision.models.resnet import BasicBlock
+    nn = torch.nn
+
+    def stage(cin, cout, stride):
+        down = None
+        if stride != 1 or cin != cout:
+            down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        return BasicBlock(cin, cout, stride, down)
+    return nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+                         stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2), stage(64, 128, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
 
 
 def demo_vit():

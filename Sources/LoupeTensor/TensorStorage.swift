@@ -8,24 +8,23 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    /// Keeps freed tensor memory in the process for reuse. glibc would otherwise map every
-    /// large buffer afresh and return it on free, so each op's output costs page faults and
-    /// zeroing by the kernel (about 6% of a small ViT's training step).
-    private static let allocatorConfigured: Bool = {
-        #if os(Linux)
-        _ = mallopt(M_MMAP_THRESHOLD, 512 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
-        #endif
-        return true
-    }()
+    /// Whether the buffer came from `BufferCache` (large buffers) rather than malloc.
+    private let cached: Bool
 
-    /// Allocates uninitialised storage for `count` floats.
+    /// Allocates uninitialised storage for `count` floats: 64-byte aligned from malloc, or
+    /// page-aligned from `BufferCache` for a megabyte or more.
     public init(uninitializedCount count: Int) {
-        _ = TensorStorage.allocatorConfigured
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        cached = bytes >= BufferCache.minimumBytes
+        let raw = cached ? BufferCache.take(bytes) : UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Unmaps the large buffers kept for reuse after their tensors were freed (see
+    /// `BufferCache`), e.g. before measuring memory.
+    public static func releaseIdleBuffers() {
+        BufferCache.trim()
     }
 
     /// Allocates storage filled with `value`.
@@ -41,6 +40,10 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(pointer).deallocate()
+        if cached {
+            BufferCache.give(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
     }
 }

@@ -28,6 +28,12 @@ enum NetworkWorkloads {
         try add("vit-b/16 224 fwd b1 peak memory") { try peakMemoryRow("vit-b/16 224 fwd b1 peak memory") }
         try add("fashion-mnist vit train b128") { try fashionTrainingRow("fashion-mnist vit train b128") }
         try add("fashion-mnist cnn train b128") { try fashionCNNTrainingRow("fashion-mnist cnn train b128") }
+        try add("fashion-mnist vit train b128 peak memory") {
+            try trainingMemoryRow("fashion-mnist vit train b128 peak memory", try fashionViT(), learningRate: 1e-3)
+        }
+        try add("fashion-mnist cnn train b128 peak memory") {
+            try trainingMemoryRow("fashion-mnist cnn train b128 peak memory", try fashionCNN(), learningRate: 3e-3)
+        }
         try add("fashion-mnist resnet-18 w16 train b128") { try fashionCNNTrainingRow("fashion-mnist resnet-18 w16 train b128", depth: 18) }
         try add("stylegan2 discriminator 32px w64 step b32") { try discriminatorStepRow("stylegan2 discriminator 32px w64 step b32") }
     }
@@ -58,35 +64,59 @@ enum NetworkWorkloads {
     /// Training throughput of the demo CNN's shape (Examples/train/cnn-fmnist.loupe: ResNet-10,
     /// width 16, 3x3 stride-1 stem, 28x28), or ResNet-18 of the same width, as images per second.
     static func fashionCNNTrainingRow(_ name: String, depth: Int = 10) throws -> BenchRow {
+        try trainingRow(name, try fashionCNN(depth: depth), learningRate: 3e-3)
+    }
+
+    /// Training throughput of the demo ViT's shape, as images per second.
+    static func fashionTrainingRow(_ name: String) throws -> BenchRow {
+        try trainingRow(name, try fashionViT(), learningRate: 1e-3)
+    }
+
+    /// The demo CNN's shape (ResNet-10 or -18, width 16, small stem, 1 channel), seeded.
+    static func fashionCNN(depth: Int = 10) throws -> ResNet {
         let model = try ResNet(ResNetConfig(depth: depth, classes: 10, channels: 1, width: 16, stem: .small))
         var generator = RandomGenerator(seed: 28)
         try model.initialize(generator: &generator)
-        return try trainingRow(name, model, learningRate: 3e-3)
+        return model
     }
 
-    /// Training throughput of the demo ViT's shape (Examples/train/vit-fmnist.loupe: 28x28,
-    /// patch 4, dim 64, depth 6, 4 heads, MLP ratio 2), as images per second.
-    static func fashionTrainingRow(_ name: String) throws -> BenchRow {
+    /// The demo ViT's shape (Examples/train/vit-fmnist.loupe: 28x28, patch 4, dim 64, depth 6,
+    /// 4 heads, MLP ratio 2), seeded.
+    static func fashionViT() throws -> VisionTransformer {
         let model = try VisionTransformer(ViTConfig(imageSize: 28, patchSize: 4, dim: 64, depth: 6, heads: 4,
                                                     classes: 10, channels: 1, mlpRatio: 2))
         var generator = RandomGenerator(seed: 28)
         try model.initialize(generator: &generator)
-        return try trainingRow(name, model, learningRate: 1e-3)
+        return model
     }
 
     /// One AdamW step (weight decay 0.05) on a batch of 128 seeded random Fashion-MNIST-sized
-    /// images: forward, cross-entropy, backward, update; the median step as images per second.
-    static func trainingRow(_ name: String, _ model: Module, learningRate: Double) throws -> BenchRow {
+    /// images: forward, cross-entropy, backward, update.
+    static func trainingStep(_ model: Module, learningRate: Double) throws -> () throws -> Void {
         let optimizer = try AdamW(parameters: model.parameters(trainable: true), learningRate: learningRate, weightDecay: 0.05)
         let images = try CoreWorkloads.random([128, 1, 28, 28], seed: 29)
         let labels = try Tensor(shape: [128], scalars: (0..<128).map { Float($0 % 10) })
-        let seconds = try Timing.median {
+        return {
             optimizer.zeroGrad()
             let loss = try NN.crossEntropy(logits: try forward(model, images), targets: labels)
             try loss.backward()
             try optimizer.step()
         }
+    }
+
+    /// The median training step as images per second.
+    static func trainingRow(_ name: String, _ model: Module, learningRate: Double) throws -> BenchRow {
+        let seconds = try Timing.median(try trainingStep(model, learningRate: learningRate))
         return BenchRow(name: name, unit: .imagesPerSecond, loupe: 128 / seconds)
+    }
+
+    /// The growth of the resident set during one training step (after a warm-up step, which
+    /// allocates the optimizer's moments and the gradients), as `peakMemoryRow`.
+    static func trainingMemoryRow(_ name: String, _ model: Module, learningRate: Double) throws -> BenchRow {
+        guard let bytes = try PeakMemory.growth(during: try trainingStep(model, learningRate: learningRate)) else {
+            throw BenchError("loupe-bench: \(name) needs Linux /proc/self/clear_refs and /proc/self/status")
+        }
+        return BenchRow(name: name, unit: .mb, loupe: Double(bytes) / 1e6)
     }
 
     /// A 224x224 ViT with 12 blocks and 1000 classes, initialised as timm (seeded).
@@ -163,8 +193,10 @@ enum PeakMemory {
         return nil
     }
 
-    /// Gives freed heap memory back to the system (glibc `malloc_trim(0)`), when available.
+    /// Gives freed memory back to the system: Loupe's idle tensor buffers and glibc's free heap
+    /// (`malloc_trim(0)`, when available).
     static func trimHeap() {
+        TensorStorage.releaseIdleBuffers()
         typealias Trim = @convention(c) (Int) -> Int32
         guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return }
         _ = unsafeBitCast(symbol, to: Trim.self)(0)
