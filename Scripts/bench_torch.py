@@ -73,9 +73,21 @@ def reference_checkout(variable, marker, what):
     if not root or not os.path.isfile(os.path.join(root, marker)):
         print(f"{variable} not set (or without {marker}): {what} skipped", file=sys.stderr)
         return None
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    use_checkout(root)
     return root
+
+
+def use_checkout(root):
+    """Puts `root` first on sys.path and forgets modules already imported under a top-level
+    name that `root` also provides: DETR and DiT both have a top-level `models`, and the second
+    repository's imports must not resolve to the first one's."""
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    provided = {name[:-3] if name.endswith(".py") else name for name in os.listdir(root)}
+    for name in list(sys.modules):
+        if name.split(".")[0] in provided and name.split(".")[0] not in ("torch", "os", "sys"):
+            del sys.modules[name]
 
 
 def detr_rows(rows):
@@ -92,7 +104,7 @@ def detr_rows(rows):
     if not root or not os.path.isdir(os.path.join(root, "models")):
         print("DETR_REPO (a facebookresearch/detr checkout) not set: DETR rows skipped", file=sys.stderr)
         return
-    sys.path.insert(0, root)
+    use_checkout(root)
     import torchvision
     from models.backbone import BackboneBase, FrozenBatchNorm2d, Joiner
     from models.detr import DETR
@@ -356,7 +368,7 @@ def stylegan2_rows(rows):
         print("STYLEGAN2_REPO (an NVlabs/stylegan2-ada-pytorch checkout) not set: stylegan2 rows skipped",
               file=sys.stderr)
         return
-    sys.path.insert(0, root)
+    use_checkout(root)
     try:
         from training.networks import Generator
     except ImportError as error:
