@@ -86,7 +86,7 @@ def use_checkout(root):
     sys.path.insert(0, root)
     provided = {name[:-3] if name.endswith(".py") else name for name in os.listdir(root)}
     for name in list(sys.modules):
-        if name.split(".")[0] in provided and name.split(".")[0] not in ("torch", "os", "sys"):
+        if name.split(".")[0] in provided:
             del sys.modules[name]
 
 

@@ -11,19 +11,27 @@ extension REPLTests {
         let names = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".loupe") }.sorted()
         XCTAssertEqual(names, ["color.loupe", "detr.loupe", "dit.loupe", "fooling.loupe", "fv.loupe", "graft.loupe", "invert.loupe", "models.loupe", "paint.loupe", "tour.loupe"])
         for name in names {
-            let example = try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)
-            let transcriptURL = examples.appendingPathComponent("transcripts/" + name)
-            guard let transcript = try? String(contentsOf: transcriptURL, encoding: .utf8) else {
-                XCTFail("\(name): no transcript (run Scripts/update_transcripts)"); continue
-            }
-            // The transcript holds the example as it is now.
-            XCTAssertTrue(transcript.hasPrefix(example), "\(name): Examples/transcripts/\(name) is out of date (run Scripts/update_transcripts)")
-            let outputs = transcript.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.hasPrefix("#=>") }
+            guard let outputs = try replayTranscript(of: "Examples/" + name) else { continue }
             XCTAssertGreaterThan(outputs.count, 3, name)
-            let r = try runCLI(["run", "--verify", "Examples/transcripts/" + name])
-            XCTAssertEqual(r.status, 0, "\(name): \(r.err)")
-            XCTAssertTrue(r.out.hasSuffix("verified: 1 cells match their transcript\n"), "\(name): \(r.out.suffix(300))")
         }
+    }
+
+    /// Checks that the committed transcript of `path` (DIR/transcripts/NAME next to DIR/NAME,
+    /// relative to the repository root) holds the file as it is now and that it replays with
+    /// `loupe run --verify`; returns the transcript's output lines (nil, after a failure, when
+    /// there is no transcript).
+    func replayTranscript(of path: String) throws -> [Substring]? {
+        let source = Self.repositoryRoot.appendingPathComponent(path)
+        let transcriptPath = (path as NSString).deletingLastPathComponent + "/transcripts/" + source.lastPathComponent
+        let text = try String(contentsOf: source, encoding: .utf8)
+        guard let transcript = try? String(contentsOf: Self.repositoryRoot.appendingPathComponent(transcriptPath), encoding: .utf8) else {
+            XCTFail("\(path): no transcript (run Scripts/update_transcripts)"); return nil
+        }
+        XCTAssertTrue(transcript.hasPrefix(text), "\(path): \(transcriptPath) is out of date (run Scripts/update_transcripts)")
+        let r = try runCLI(["run", "--verify", transcriptPath])
+        XCTAssertEqual(r.status, 0, "\(path): \(r.err)")
+        XCTAssertTrue(r.out.hasSuffix("verified: 1 cells match their transcript\n"), "\(path): \(r.out.suffix(300))")
+        return transcript.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.hasPrefix("#=>") }
     }
 
     /// --verify fails on a transcript line that differs (so the replay above can fail).

@@ -86,19 +86,12 @@ extension REPLTests {
             for name in Self.lessonNames {
                 let label = folder + name
                 let lesson = try lessonFile(label)
-                guard let transcript = try? lessonFile(folder + "transcripts/" + name) else {
-                    XCTFail("\(label): no transcript (run Scripts/update_transcripts)"); continue
-                }
-                XCTAssertTrue(transcript.hasPrefix(lesson), "\(label): its transcript is out of date (run Scripts/update_transcripts)")
-                let outputs = transcript.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.hasPrefix("#=>") }
+                guard let outputs = try replayTranscript(of: "Examples/lessons/" + label) else { continue }
                 let exercises = lessonCells(lesson).filter { $0.title.hasPrefix("Exercise") }.count
                 for k in 1...max(exercises, 1) {
                     let verdict = folder.isEmpty ? "#=> Exercise \(k): not answered yet" : "#=> Exercise \(k): correct"
                     XCTAssertEqual(outputs.filter { $0.hasPrefix(verdict) }.count, 1, "\(label): '\(verdict)' once")
                 }
-                let r = try runCLI(["run", "--verify", "Examples/lessons/" + folder + "transcripts/" + name])
-                XCTAssertEqual(r.status, 0, "\(label): \(r.err)")
-                XCTAssertTrue(r.out.hasSuffix("verified: 1 cells match their transcript\n"), "\(label): \(r.out.suffix(300))")
             }
         }
     }
