@@ -124,12 +124,14 @@ struct ConvGeometry {
                         for ox in hi..<outWidth { out[ox] = 0 }
                     }
                 }
-                var source = UnsafePointer(line + (first - outRows.lowerBound) * outWidth)
-                var start = (first + shift) * width + x0
-                var count = (last - first) * width
-                if start < 0 { source += -start; count += start; start = 0 }
-                if start + count > imageArea { count = imageArea - start }
-                if count > 0 { ConvRows.add(source, to: plane + start, count) }
+                // The run starts at the first valid position of the band's first row and ends at
+                // the last valid one of its last row: the padding positions before and after it
+                // would land on pixels of the neighbouring bands, which other workers are adding
+                // to at the same time (adding their zero could undo those additions).
+                let source = UnsafePointer(line + (first - outRows.lowerBound) * outWidth + lo)
+                let start = (first + shift) * width + x0 + lo
+                let count = (last - first - 1) * width + hi - lo
+                ConvRows.add(source, to: plane + start, count)
             }
             return
         }
