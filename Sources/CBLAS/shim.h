@@ -9,6 +9,24 @@ void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
+/* 1 when the target CPU has fused multiply-add (x86-64 with -target-cpu native on FMA machines,
+   every arm64): FastMath then evaluates its polynomials with FMA instructions; without it, a
+   fused multiply-add would be a libm call per element, so it multiplies and adds instead. */
+#if defined(__FMA__) || defined(__aarch64__)
+#define LOUPE_HAS_FMA 1
+#else
+#define LOUPE_HAS_FMA 0
+#endif
+
+/* Busy-wait hint for spinning threads (PAUSE on x86, YIELD on arm64). */
+static inline void loupe_cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* glibc allocator tuning (mallopt), used by LoupeTensor's storage to keep freed buffers. */
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>

@@ -1,3 +1,4 @@
+import CBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,20 +15,28 @@ public enum FastMath {
     /// baseline x86-64, which stops vectorization).
     @usableFromInline static let roundingMagic: Float = 12582912
 
+    /// a * b + c, one fused multiply-add instruction where the target CPU has FMA (release
+    /// builds use the machine's own CPU); a multiply and an add otherwise, because without the
+    /// instruction a fused multiply-add is a libm call per element and stops vectorization.
+    @inlinable @inline(__always)
+    public static func multiplyAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        LOUPE_HAS_FMA != 0 ? c.addingProduct(a, b) : a * b + c
+    }
+
     /// e^x for x already within [-87, 88] (the polynomial of `exp`).
     @inlinable @inline(__always)
     public static func expCore(_ x: Float) -> Float {
         let magic = roundingMagic
-        let n = (x * 1.44269504088896341 + magic) - magic
-        var r = x - n * 0.693359375
-        r = r + n * 2.12194440e-4
+        let n = multiplyAdd(x, 1.44269504088896341, magic) - magic
+        var r = multiplyAdd(n, -0.693359375, x)
+        r = multiplyAdd(n, 2.12194440e-4, r)
         var p: Float = 1.9875691500e-4
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let e = p * (r * r) + r + 1
+        p = multiplyAdd(p, r, 1.3981999507e-3)
+        p = multiplyAdd(p, r, 8.3334519073e-3)
+        p = multiplyAdd(p, r, 4.1665795894e-2)
+        p = multiplyAdd(p, r, 1.6666665459e-1)
+        p = multiplyAdd(p, r, 5.0000001201e-1)
+        let e = multiplyAdd(p, r * r, r) + 1
         return e * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
     }
 
@@ -64,11 +73,11 @@ extension FastMath {
             let large = 1 - 2 / (e + 1)
             let z = x * x
             var q: Float = -5.70498872745e-3
-            q = q * z + 2.06390887954e-2
-            q = q * z - 5.37397155531e-2
-            q = q * z + 1.33314422036e-1
-            q = q * z - 3.33332819422e-1
-            let small = q * z * x + x
+            q = multiplyAdd(q, z, 2.06390887954e-2)
+            q = multiplyAdd(q, z, -5.37397155531e-2)
+            q = multiplyAdd(q, z, 1.33314422036e-1)
+            q = multiplyAdd(q, z, -3.33332819422e-1)
+            let small = multiplyAdd(q * z, x, x)
             let signed = x < 0 ? -large : large
             dst[i] = a < 0.625 ? small : signed
         }

@@ -15,15 +15,15 @@ enum RowKernels {
     /// Largest element (NaNs are skipped; -infinity for an empty row).
     @inline(__always)
     static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD8<Float>(repeating: -.infinity)
+        var acc = SIMD16<Float>(repeating: -.infinity)
         var j = 0
-        while j + 8 <= n {
-            let v = load8(p + j)
+        while j + 16 <= n {
+            let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
             acc.replace(with: v, where: v .> acc)
-            j += 8
+            j += 16
         }
         var m = acc[0]
-        for k in 1..<8 where acc[k] > m { m = acc[k] }  // (SIMD's max() is an unspecialized generic call)
+        for k in 1..<16 where acc[k] > m { m = acc[k] }  // (SIMD's max() is an unspecialized generic call)
         while j < n {
             if p[j] > m { m = p[j] }
             j += 1
