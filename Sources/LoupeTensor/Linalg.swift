@@ -73,8 +73,8 @@ extension Tensor {
         }
         let result = Tensor.uninitialized([n, m])
         u.withContiguousPointer { up in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1,
-                        scaled.storage.pointer, Int32(n), up, Int32(k), 0, result.storage.pointer, Int32(m))
+            NN.sgemm(transA: true, transB: true, m: n, n: m, k: k, a: scaled.storage.pointer, lda: n,
+                     b: up, ldb: k, c: result.storage.pointer, ldc: m)
         }
         return result
     }

@@ -78,14 +78,15 @@ extension Tensor {
         let batchStridesB = Array(b.broadcastBatchStrides(batch))
         if b.rank == 2 || batchStridesB.allSatisfy({ $0 == 0 }), transA == CblasNoTrans, a.isContiguous {
             withExtendedLifetime((a.storage, b.storage)) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, transB, Int32(batchCount * m), Int32(n), Int32(k),
-                            1, pa, Int32(k), pb, ldb, 0, dst, Int32(n))
+                NN.sgemm(transB: transB == CblasTrans, m: batchCount * m, n: n, k: k, a: pa, lda: k,
+                         b: pb, ldb: Int(ldb), c: dst, ldc: n)
             }
             return result
         }
         let batchStridesA = Array(a.broadcastBatchStrides(batch))
-        // Small products (attention heads) run one per worker: OpenBLAS keeps a call this
-        // small on the calling thread, so a serial loop would leave the other cores idle.
+        // Small products (attention heads) run one per worker (NN.sgemm keeps a call this small
+        // on its thread, so a serial loop would leave the other cores idle); larger ones run in
+        // order, each split over the cores by NN.sgemm.
         let chunk = m * n * k <= 1 << 18 ? Swift.max(1, batchCount / (Parallel.workers * 4)) : batchCount
         withExtendedLifetime((a.storage, b.storage)) {
             Parallel.forEach((batchCount + chunk - 1) / chunk) { part in
@@ -101,8 +102,8 @@ extension Tensor {
                     offB += index[axis] * batchStridesB[axis]
                 }
                 while item < end {
-                    cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k),
-                                1, pa + offA, lda, pb + offB, ldb, 0, dst + item * m * n, Int32(n))
+                    NN.sgemm(transA: transA == CblasTrans, transB: transB == CblasTrans, m: m, n: n, k: k,
+                             a: pa + offA, lda: Int(lda), b: pb + offB, ldb: Int(ldb), c: dst + item * m * n, ldc: n)
                     item += 1
                     var axis = batch.count - 1
                     while axis >= 0 {

@@ -57,8 +57,12 @@ public final class WorkerPool: @unchecked Sendable {
     /// The pool used by `Parallel`.
     public static let shared = WorkerPool(threads: Parallel.workers - 1)
 
-    /// How long an idle thread keeps polling for the next job before it sleeps.
-    static let spinNanoseconds: UInt64 = 200_000
+    /// How long an idle thread keeps polling for the next job before it sleeps: 200 us, or
+    /// `LOUPE_SPIN_US` microseconds (0 on a machine shared with other busy programs).
+    static let spinNanoseconds: UInt64 = {
+        if let text = getenv("LOUPE_SPIN_US"), let us = UInt64(String(cString: text)) { return us * 1000 }
+        return 200_000
+    }()
 
     private let threadCount: Int
     /// Bumped by the caller to publish a job (the job's fields are written before it).
@@ -84,6 +88,9 @@ public final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(wake, nil)
         for _ in 0..<threadCount { startThread() }
     }
+
+    /// Whether a job holds the pool now (a parallel call would run on its calling thread alone).
+    public var isBusy: Bool { owned.load() != 0 }
 
     /// Runs `body(i)` for every `i` in `0..<count`, on the pool's threads and the caller's.
     /// Returns when every iteration has finished.

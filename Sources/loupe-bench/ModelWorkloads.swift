@@ -52,15 +52,15 @@ enum ModelWorkloads {
             let y = try NN.conv2d(x, weight: w, bias: bias, stride: (1, 1), padding: (1, 1))
             _ = try Autograd.gradients(of: y, wrt: [x, w, bias], seed: gout)
         }
-        let gemm: () throws -> Void = {
+        let gemm: () throws -> Void = { BLASThreads.withOpenBLASThreads {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kk),
                         1, pa, Int32(kk), pb, Int32(n), 0, pc, Int32(n))
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(kk), Int32(n),
                         1, pg, Int32(n), pb, Int32(n), 0, pa, Int32(kk))
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kk), Int32(n), Int32(m),
                         1, pa, Int32(kk), pg, Int32(n), 0, pc, Int32(n))
-        }
-        let times = try withExtendedLifetime((a, b, c, g)) { try Timing.medians([loupe, gemm]) }
+        } }
+        let times = try withExtendedLifetime((a, b, c, g)) { try Timing.blockMedians([loupe, gemm]) }
         let flops = 3 * 2 * Double(m) * Double(n) * Double(kk)
         return BenchRow(name: name, unit: .gflops, loupe: flops / times[0] / 1e9,
                         baseline: flops / times[1] / 1e9, baselineName: "gemm")
@@ -79,11 +79,11 @@ enum ModelWorkloads {
         let loupe: () throws -> Void = {
             _ = try NN.conv2d(x, weight: w, bias: bias, stride: (stride, stride), padding: (pad, pad))
         }
-        let gemm: () throws -> Void = {
+        let gemm: () throws -> Void = { BLASThreads.withOpenBLASThreads {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(kk),
                         1, pa, Int32(kk), pb, Int32(n), 0, pc, Int32(n))
-        }
-        let times = try withExtendedLifetime((a, b, c)) { try Timing.medians([loupe, gemm]) }
+        } }
+        let times = try withExtendedLifetime((a, b, c)) { try Timing.blockMedians([loupe, gemm]) }
         let flops = 2 * Double(m) * Double(n) * Double(kk)
         return BenchRow(name: name, unit: .gflops, loupe: flops / times[0] / 1e9,
                         baseline: flops / times[1] / 1e9, baselineName: "gemm")

@@ -90,7 +90,7 @@ enum TablePrinter {
         }
         Swift.print("")
         Swift.print("Ratios are speed ratios (> 1.00x: Loupe faster; for ms rows the inverse time ratio; for MB rows PyTorch/Loupe memory).")
-        Swift.print("reference: the same work in-process (direct cblas_sgemm, or memcpy of the bytes read + written).")
+        Swift.print("reference: the same work in-process (direct cblas_sgemm on OpenBLAS's own threads, or memcpy of the bytes read + written).")
         if let torchVersion {
             Swift.print("PyTorch \(torchVersion), torch.set_num_threads(2), same shapes.")
         } else {

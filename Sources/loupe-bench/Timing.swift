@@ -50,6 +50,13 @@ enum Timing {
         }
     }
 
+    /// Median seconds of each body, measured one body after the other (each with its own
+    /// warm-up). For references on OpenBLAS's own threads: those spin for a long time after
+    /// every call, which would slow whatever runs next if the bodies were interleaved.
+    static func blockMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
+        try bodies.map { body in try medians([body])[0] }
+    }
+
     /// Median seconds of one body.
     static func median(_ body: () throws -> Void) throws -> Double {
         try withoutActuallyEscaping(body) { body in try medians([body])[0] }
