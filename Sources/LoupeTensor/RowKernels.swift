@@ -87,6 +87,39 @@ enum RowKernels {
         }
     }
 
+    /// Layer norm's backward sums over a row: sum of `g[j] w[j]` and of `g[j] w[j] (x[j] - mean) rstd`
+    /// (`w` nil: 1), in the blocks of `sum`.
+    @inline(__always)
+    static func normGradientSums(_ g: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
+                                 _ n: Int, mean: Float, rstd: Float) -> (Double, Double) {
+        let m8 = SIMD8<Float>(repeating: mean), r8 = SIMD8<Float>(repeating: rstd)
+        var sumG: Double = 0, sumGX: Double = 0
+        var start = 0
+        while start < n {
+            let end = Swift.min(n, start + 2048)
+            var accG = SIMD8<Float>(repeating: 0), accGX = SIMD8<Float>(repeating: 0)
+            var j = start
+            while j + 8 <= end {
+                var gh = load8(g + j)
+                if let w { gh *= load8(w + j) }
+                accG += gh
+                accGX += gh * ((load8(x + j) - m8) * r8)
+                j += 8
+            }
+            var partialG = accG.sum(), partialGX = accGX.sum()
+            while j < end {
+                let gh = w.map { g[j] * $0[j] } ?? g[j]
+                partialG += gh
+                partialGX += gh * ((x[j] - mean) * rstd)
+                j += 1
+            }
+            sumG += Double(partialG)
+            sumGX += Double(partialGX)
+            start = end
+        }
+        return (sumG, sumGX)
+    }
+
     /// Mean and 1 / sqrt(biased variance + eps) of a row, in two passes (the second over the
     /// deviations from the mean, so large offsets do not cancel).
     @inline(__always)

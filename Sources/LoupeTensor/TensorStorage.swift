@@ -30,13 +30,19 @@ public final class TensorStorage: @unchecked Sendable {
     /// Allocates storage filled with `value`.
     public convenience init(count: Int, repeating value: Float) {
         self.init(uninitializedCount: count)
-        pointer.initialize(repeating: value, count: count)
+        let pointer = self.pointer
+        Parallel.forRanges(count, minimum: Parallel.minimumParallelCount * 2) { start, end in
+            (pointer + start).initialize(repeating: value, count: end - start)
+        }
     }
 
     /// Copies `source` into new storage.
     public convenience init(copying source: UnsafePointer<Float>, count: Int) {
         self.init(uninitializedCount: count)
-        pointer.initialize(from: source, count: count)
+        let pointer = self.pointer
+        Parallel.forRanges(count, minimum: Parallel.minimumParallelCount * 2) { start, end in
+            (pointer + start).initialize(from: source + start, count: end - start)
+        }
     }
 
     deinit {

@@ -61,9 +61,8 @@ extension NN {
 
     /// A zero-filled contiguous tensor (shape already validated).
     static func zeroTensor(_ shape: [Int]) -> Tensor {
-        let t = Tensor.uninitialized(shape)
-        t.storage.pointer.initialize(repeating: 0, count: max(t.count, 0))
-        return t
+        let count = shape.reduce(1, *)
+        return Tensor(storage: TensorStorage(count: max(count, 0), repeating: 0), shape: shape)
     }
 
     /// Checks that an optional per-channel parameter has shape `[count]`.

@@ -106,32 +106,59 @@ extension NN {
                 let pw = wd.map { UnsafePointer(base($0)) }
                 if let gx {
                     let dx = base(gx)
-                    Parallel.forEach(segments) { s in
-                        let m = means[s], r = rstds[s]
-                        let seg = src + s * length, gs = pg + s * length, out = dx + s * length
-                        let paramBase = (s % groups) * length
-                        var sumG: Double = 0, sumGX: Double = 0
-                        for j in 0..<length {
-                            let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
-                            sumG += Double(gh); sumGX += Double(gh * (seg[j] - m) * r)
-                        }
-                        let meanG = Float(sumG / Double(length)), meanGX = Float(sumGX / Double(length))
-                        for j in 0..<length {
-                            let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
-                            out[j] = r * (gh - meanG - (seg[j] - m) * r * meanGX)
+                    Parallel.forRanges(segments, minimum: max(1, (1 << 14) / max(length, 1))) { start, end in
+                        for s in start..<end {
+                            let m = means[s], r = rstds[s]
+                            let seg = src + s * length, gs = pg + s * length, out = dx + s * length
+                            let paramBase = (s % groups) * length
+                            if spatial == 1 {
+                                // One parameter per element (layer norm): vectorized sums.
+                                let w = pw.map { $0 + paramBase }
+                                let (sumG, sumGX) = RowKernels.normGradientSums(gs, w, seg, length, mean: m, rstd: r)
+                                let meanG = Float(sumG / Double(length)), meanGX = Float(sumGX / Double(length))
+                                if let w {
+                                    for j in 0..<length { out[j] = r * (gs[j] * w[j] - meanG - (seg[j] - m) * r * meanGX) }
+                                } else {
+                                    for j in 0..<length { out[j] = r * (gs[j] - meanG - (seg[j] - m) * r * meanGX) }
+                                }
+                                continue
+                            }
+                            var sumG: Double = 0, sumGX: Double = 0
+                            for j in 0..<length {
+                                let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
+                                sumG += Double(gh); sumGX += Double(gh * (seg[j] - m) * r)
+                            }
+                            let meanG = Float(sumG / Double(length)), meanGX = Float(sumGX / Double(length))
+                            for j in 0..<length {
+                                let gh = pw.map { gs[j] * $0[(paramBase + j) / spatial] } ?? gs[j]
+                                out[j] = r * (gh - meanG - (seg[j] - m) * r * meanGX)
+                            }
                         }
                     }
                 }
                 if gw != nil || gb != nil {
                     let dw = gw.map { base($0) }, db = gb.map { base($0) }
-                    for s in 0..<segments {
-                        let m = means[s], r = rstds[s]
-                        let seg = src + s * length, gs = pg + s * length
-                        let paramBase = (s % groups) * length
-                        for j in 0..<length {
-                            let pi = (paramBase + j) / spatial
-                            dw?[pi] += gs[j] * (seg[j] - m) * r
-                            db?[pi] += gs[j]
+                    if spatial == 1 && groups == 1 {
+                        // Layer norm: each worker owns a range of parameters and sums it over every
+                        // segment, in segment order (as the serial loop below does).
+                        Parallel.forRanges(length, minimum: max(16, (1 << 15) / max(segments, 1))) { j0, j1 in
+                            for s in 0..<segments {
+                                let m = means[s], r = rstds[s]
+                                let seg = src + s * length, gs = pg + s * length
+                                if let dw { for j in j0..<j1 { dw[j] += gs[j] * (seg[j] - m) * r } }
+                                if let db { for j in j0..<j1 { db[j] += gs[j] } }
+                            }
+                        }
+                    } else {
+                        for s in 0..<segments {
+                            let m = means[s], r = rstds[s]
+                            let seg = src + s * length, gs = pg + s * length
+                            let paramBase = (s % groups) * length
+                            for j in 0..<length {
+                                let pi = (paramBase + j) / spatial
+                                dw?[pi] += gs[j] * (seg[j] - m) * r
+                                db?[pi] += gs[j]
+                            }
                         }
                     }
                 }
