@@ -222,24 +222,27 @@ extension NN {
     /// Adds `bias[c]` to every element of channel `c` of `[batch, channels, area]`.
     static func addChannelBias(_ bias: UnsafePointer<Float>, batch: Int, channels: Int, area: Int,
                                to dst: UnsafeMutablePointer<Float>) {
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let p = dst + (n * channels + c) * area, b = bias[c]
+        Parallel.forRanges(batch * channels, minimum: Swift.max(1, Parallel.minimumParallelCount / Swift.max(area, 1))) { start, end in
+            for plane in start..<end {
+                let p = dst + plane * area, b = bias[plane % channels]
                 for i in 0..<area { p[i] += b }
             }
         }
     }
 
-    /// Sums `[batch, channels, area]` over batch and area into `[channels]`.
+    /// Sums `[batch, channels, area]` over batch and area into `[channels]` (per channel: each
+    /// image's Float sum, added in image order; channels are split over the cores).
     static func channelSums(_ src: UnsafePointer<Float>, batch: Int, channels: Int, area: Int) -> Tensor {
         let result = zeroTensor([channels])
         let p = base(result)
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let s = src + (n * channels + c) * area
-                var acc: Float = 0
-                for i in 0..<area { acc += s[i] }
-                p[c] += acc
+        Parallel.forRanges(channels, minimum: Swift.max(1, Parallel.minimumParallelCount / Swift.max(batch * area, 1))) { start, end in
+            for c in start..<end {
+                for n in 0..<batch {
+                    let s = src + (n * channels + c) * area
+                    var acc: Float = 0
+                    for i in 0..<area { acc += s[i] }
+                    p[c] += acc
+                }
             }
         }
         return result
