@@ -6,8 +6,9 @@
 /// - u >= 1: erfc(u) = e^(-u^2) * Q(1/u), Q of degree 9 (u clamped to 9.3, where erfc underflows),
 ///   with u^2 split exactly into hi + lo so that e^(-u^2) keeps full relative accuracy.
 /// Max error against double-precision erf is below 2 ulp (checked by a dense sweep in the
-/// tests); erfc(u) itself is accurate to about 1e-6 relative, which keeps GELU's negative tail
-/// x * erfc(|x| / sqrt 2) / 2 accurate where the textbook 1 + erf(x) form cancels.
+/// tests). GELU does not go through erf: `normalCDF` below computes Phi(x) = erfc(-x / sqrt 2) / 2
+/// with one cheaper formula of relative accuracy, which keeps GELU's negative tail accurate where
+/// the textbook 1 + erf(x) form cancels.
 extension FastMath {
     /// erf(u) for 0 <= u < 1 (meaningless elsewhere).
     @inlinable @inline(__always)
