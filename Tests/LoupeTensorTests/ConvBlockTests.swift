@@ -8,6 +8,8 @@ import LoupeTestSupport
 final class ConvBlockTests: XCTestCase {
     /// A few rows of column matrix per block, and threads for any size.
     let tiny = ConvTuning(columnBudget: 64, parallelMinimum: 0)
+    /// Every image of a batch side by side with the others (blocks of several images).
+    let sideBySide = ConvTuning(columnBudget: 1 << 24, parallelMinimum: 0, blockColumns: 1 << 20)
 
     struct Case {
         var batch = 2, channels = 4, outChannels = 6, height = 9, width = 7, kh = 3, kw = 3
@@ -115,6 +117,17 @@ final class ConvBlockTests: XCTestCase {
         }
     }
 
+    func testImagesSideBySideMatchDefinition() throws {
+        for (index, c) in cases().enumerated() {
+            try checkConvolution(c, seed: UInt64(200 + index), tuning: sideBySide)
+        }
+        // Five images in blocks of two and three (at most 100 columns of a 7x7 map per block).
+        var c = Case(); c.batch = 5; c.height = 7; c.width = 7
+        try checkConvolution(c, seed: 250, tuning: ConvTuning(columnBudget: 1 << 20, parallelMinimum: 0, blockColumns: 100))
+        c.groups = 2; c.stride = (2, 2)
+        try checkConvolution(c, seed: 251, tuning: ConvTuning(columnBudget: 1 << 20, parallelMinimum: 0, blockColumns: 20))
+    }
+
     func testStandardTuningMatchesDefinition() throws {
         // Large enough to run threaded at the standard block size (several bands per image).
         var c = Case()
@@ -131,13 +144,15 @@ final class ConvBlockTests: XCTestCase {
         var rng = RandomGenerator(seed: 21)
         let x = try random([3, 8, 20, 18], &rng).requiringGrad(), w = try random([10, 8, 3, 3], &rng).requiringGrad()
         let gout = try random([3, 10, 20, 18], &rng)
-        func run() throws -> [[Float]] {
-            let y = try NN.convolution(x, weight: w, bias: nil, stride: (1, 1), padding: (1, 1, 1, 1),
-                                       dilation: (1, 1), groups: 1, op: "conv2d", tuning: tiny)
-            return try [y.scalars] + Autograd.gradients(of: y, wrt: [x, w], seed: gout).map(\.scalars)
+        for tuning in [tiny, sideBySide] {
+            func run() throws -> [[Float]] {
+                let y = try NN.convolution(x, weight: w, bias: nil, stride: (1, 1), padding: (1, 1, 1, 1),
+                                           dilation: (1, 1), groups: 1, op: "conv2d", tuning: tuning)
+                return try [y.scalars] + Autograd.gradients(of: y, wrt: [x, w], seed: gout).map(\.scalars)
+            }
+            let first = try run()
+            for _ in 0..<3 { XCTAssertEqual(try run(), first) }
         }
-        let first = try run()
-        for _ in 0..<3 { XCTAssertEqual(try run(), first) }
     }
 
     /// Transposed convolution (the adjoint of convolution) against direct loops: output pixel

@@ -8,7 +8,10 @@ import Synchronization
 ///
 /// Layouts (all contiguous): images `[batch, groups * channels, height, width]`, weights
 /// `[groups * outputs, channels * kh * kw]`, outputs `[batch, groups * outputs, outArea]`.
-/// Every result is independent of how blocks are scheduled, so runs are reproducible.
+/// The weight gradient (a sum over the batch) puts images with small output maps side by side,
+/// several to a block (`imageBlockCount`); the forward product and the input gradient keep one
+/// image per block, so an image gives bit-identical results alone and inside a batch. Every
+/// result is independent of how blocks are scheduled, so runs are reproducible.
 struct ConvProducts {
     var geometry: ConvGeometry
     var batch: Int
@@ -88,12 +91,32 @@ struct ConvProducts {
         let workers = parallel ? max(1, min(Parallel.workers, kk / 16)) : 1
         let sliceRows = (kk + workers - 1) / workers
         let bands = bandCount(columnRows: sliceRows)
-        let scratch = direct ? 0 : sliceRows * (g.outHeight / bands + 1) * g.outWidth
+        let blocks = imageBlockCount(columnRows: sliceRows)
+        let blockWidth = blocks > 0 ? (batch + blocks - 1) / blocks * l : 0
+        let scratch = blocks > 0 ? (sliceRows + m) * blockWidth
+            : direct ? 0 : sliceRows * (g.outHeight / bands + 1) * g.outWidth
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch * workers))
         defer { buffer.deallocate() }
         let slice = { (w: Int) in
             let k0 = w * kk / workers, k1 = (w + 1) * kk / workers
             let col = buffer + w * scratch
+            if blocks > 0 {
+                // Several images side by side: the gradient rows gathered next to their columns.
+                let gathered = col + sliceRows * blockWidth
+                for group in 0..<self.groups {
+                    for block in 0..<blocks {
+                        let images = self.images(block: block, of: blocks), n = images.count * l
+                        self.gather(grad, images: images, group: group, into: gathered)
+                        for (j, i) in images.enumerated() {
+                            g.im2col(image + (i * self.groups + group) * self.channels * g.imageArea,
+                                     columnRows: k0..<k1, outRows: 0..<g.outHeight, into: col + j * l, lineStride: n)
+                        }
+                        NN.sgemm(transB: true, m: m, n: k1 - k0, k: n, a: gathered, lda: n, b: col, ldb: n,
+                                 beta: 1, c: gw + group * m * kk + k0, ldc: kk)
+                    }
+                }
+                return
+            }
             for ig in 0..<(self.batch * self.groups) {
                 let group = ig % self.groups
                 let src = image + ig * self.channels * g.imageArea
@@ -153,6 +176,38 @@ struct ConvProducts {
         }
     }
 
+    /// Number of blocks the batch is cut into when several images share one weight-gradient
+    /// product, or 0 when each image is cut into bands of its own. A small output map gives sgemm
+    /// a short inner dimension per image (16 on a 4x4 map), so images are put side by side, up
+    /// to `tuning.blockColumns` columns and `tuning.columnBudget` bytes of column matrix
+    /// (`columnRows` rows) per block. It depends on the shapes only.
+    func imageBlockCount(columnRows: Int) -> Int {
+        let l = geometry.outArea
+        guard batch > 1, l < tuning.blockColumns else { return 0 }
+        let perImage = max(1, columnRows * l * MemoryLayout<Float>.stride)
+        let images = min(batch, tuning.columnBudget / perImage, (tuning.blockColumns + l - 1) / l)
+        return images > 1 ? (batch + images - 1) / images : 0
+    }
+
+    /// Images of block `b` of `blocks` (near-equal split of the batch).
+    @inline(__always)
+    func images(block b: Int, of blocks: Int) -> Range<Int> {
+        (b * batch / blocks)..<((b + 1) * batch / blocks)
+    }
+
+    /// Copies group `group`'s rows of the output gradient of `images` side by side into
+    /// `gathered` (`[outputs, images.count * outArea]`).
+    func gather(_ grad: UnsafePointer<Float>, images: Range<Int>, group: Int,
+                into gathered: UnsafeMutablePointer<Float>) {
+        let l = geometry.outArea, n = images.count * l
+        for (j, i) in images.enumerated() {
+            let source = grad + (i * groups + group) * outputs * l
+            for r in 0..<outputs {
+                (gathered + r * n + j * l).update(from: source + r * l, count: l)
+            }
+        }
+    }
+
     /// Runs `body(item, buffer)` for every item, on all workers when `parallel` (each worker
     /// with its own `scratch`-float buffer and single-threaded BLAS), else in order on the
     /// calling thread (with multi-threaded BLAS).
@@ -189,6 +244,9 @@ struct ConvTuning: Sendable {
     /// Below this many multiply-adds a product runs as one block per image on the calling
     /// thread (handing work to threads would cost more than it saves).
     var parallelMinimum = 1 << 20
+    /// Output maps with fewer positions than this put several images side by side in one
+    /// weight-gradient product, up to about this many columns (and `columnBudget` bytes).
+    var blockColumns = 512
 
     static let standard = ConvTuning()
 }

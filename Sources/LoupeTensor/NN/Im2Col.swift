@@ -22,11 +22,13 @@ struct ConvGeometry {
     /// of its channels, `[channels, height, width]`), restricted to output rows `outRows`, into
     /// `col` (`[columnRows.count, outRows.count * outWidth]`), zero where the kernel reads
     /// padding. Column row `r` is channel `r / (kh kw)` at kernel offset `r % (kh kw)`.
+    /// `lineStride` is the distance between column rows in `col` (wider than one image's
+    /// band when several images' column matrices sit side by side).
     func im2col(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
-                into col: UnsafeMutablePointer<Float>) {
-        let rowLength = outRows.count * outWidth
+                into col: UnsafeMutablePointer<Float>, lineStride: Int? = nil) {
+        let rowLength = lineStride ?? outRows.count * outWidth
         if isRowContiguous {
-            im2colRowContiguous(image, columnRows: columnRows, outRows: outRows, into: col)
+            im2colRowContiguous(image, columnRows: columnRows, outRows: outRows, into: col, lineStride: rowLength)
             return
         }
         for row in columnRows {
@@ -64,8 +66,7 @@ struct ConvGeometry {
     /// the kernel reads the left and right padding (the bulk copy put the neighbouring row's end
     /// there) and on the rows above and below the image.
     func im2colRowContiguous(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
-                             into col: UnsafeMutablePointer<Float>) {
-        let rowLength = outRows.count * outWidth
+                             into col: UnsafeMutablePointer<Float>, lineStride rowLength: Int) {
         for row in columnRows {
             let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
             let plane = image + c * imageArea
@@ -90,8 +91,8 @@ struct ConvGeometry {
             if lo > 0 || hi < outWidth {
                 for oy in first..<last {
                     let out = line + (oy - outRows.lowerBound) * outWidth
-                    for ox in 0..<lo { out[ox] = 0 }
-                    for ox in hi..<outWidth { out[ox] = 0 }
+                    ConvRows.zero(out, lo)
+                    ConvRows.zero(out + hi, outWidth - hi)
                 }
             }
         }
@@ -160,30 +161,50 @@ struct ConvGeometry {
 
 /// Vectorised row kernels of im2col and col2im (eight lanes, unaligned loads).
 enum ConvRows {
+    /// Runs are short on small maps (a padding column is one element): the last partial
+    /// vector is one overlapping store, or pieces of 4, 2 and 1 below 8 elements, rather than a
+    /// scalar loop (which the compiler turns into a call to memset or memmove).
     @inline(__always)
     static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n >= 8 {
+            var j = 0
+            while j + 8 <= n {
+                RowKernels.store8(SIMD8(repeating: 0), p + j)
+                j += 8
+            }
+            if j < n { RowKernels.store8(SIMD8(repeating: 0), p + n - 8) }
+            return
+        }
         var j = 0
-        while j + 8 <= n {
-            RowKernels.store8(SIMD8(repeating: 0), p + j)
-            j += 8
-        }
-        while j < n {
-            p[j] = 0
-            j += 1
-        }
+        if n & 4 != 0 { UnsafeMutableRawPointer(p).storeBytes(of: SIMD4<Float>(repeating: 0), as: SIMD4<Float>.self); j = 4 }
+        if n & 2 != 0 { UnsafeMutableRawPointer(p + j).storeBytes(of: SIMD2<Float>(repeating: 0), as: SIMD2<Float>.self); j += 2 }
+        if n & 1 != 0 { p[j] = 0 }
     }
 
+    /// `dst[j] = src[j]` for `j < n` (the runs must not overlap), tails as in `zero`.
     @inline(__always)
     static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n >= 8 {
+            var j = 0
+            while j + 8 <= n {
+                RowKernels.store8(RowKernels.load8(src + j), dst + j)
+                j += 8
+            }
+            if j < n { RowKernels.store8(RowKernels.load8(src + n - 8), dst + n - 8) }
+            return
+        }
         var j = 0
-        while j + 8 <= n {
-            RowKernels.store8(RowKernels.load8(src + j), dst + j)
-            j += 8
+        if n & 4 != 0 {
+            UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: SIMD4<Float>.self),
+                                                    as: SIMD4<Float>.self)
+            j = 4
         }
-        while j < n {
-            dst[j] = src[j]
-            j += 1
+        if n & 2 != 0 {
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD2<Float>.self),
+                                                        as: SIMD2<Float>.self)
+            j += 2
         }
+        if n & 1 != 0 { dst[j] = src[j] }
     }
 
     /// `dst[j] += src[j]` for `j < n`.
