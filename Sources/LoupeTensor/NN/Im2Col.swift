@@ -64,38 +64,67 @@ struct ConvGeometry {
     /// `im2col` for `isRowContiguous` geometries: per column row, one bulk copy of the valid
     /// image rows (small images have rows too short for per-row copies to pay), then zeros where
     /// the kernel reads the left and right padding (the bulk copy put the neighbouring row's end
-    /// there) and on the rows above and below the image.
+    /// there) and on the rows above and below the image. Each kernel offset's runs are worked
+    /// out once per call (`ShiftedRun`), not once per column row.
     func im2colRowContiguous(_ image: UnsafePointer<Float>, columnRows: Range<Int>, outRows: Range<Int>,
                              into col: UnsafeMutablePointer<Float>, lineStride rowLength: Int) {
-        for row in columnRows {
-            let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
-            let plane = image + c * imageArea
-            let x0 = kj * dilationW - padLeft
-            let (validLo, validHi) = NN.validRange(count: outWidth, stride: 1, offset: x0, size: width)
-            let lo = Swift.min(validLo, outWidth), hi = Swift.min(Swift.max(validHi, lo), outWidth)
-            let line = col + (row - columnRows.lowerBound) * rowLength
-            // Output rows oy read image row oy - padTop + ki * dilationH.
-            let shift = ki * dilationH - padTop
-            let first = Swift.min(Swift.max(outRows.lowerBound, -shift), outRows.upperBound)
-            let last = Swift.max(Swift.min(outRows.upperBound, height - shift), first)
-            ConvRows.zero(line, (first - outRows.lowerBound) * outWidth)
-            ConvRows.zero(line + (last - outRows.lowerBound) * outWidth, (outRows.upperBound - last) * outWidth)
-            guard first < last else { continue }
-            var destination = line + (first - outRows.lowerBound) * outWidth
-            var start = (first + shift) * width + x0
-            var count = (last - first) * width
-            // Clip the run to the plane: what falls outside it is padding, zeroed below.
-            if start < 0 { destination += -start; count += start; start = 0 }
-            if start + count > imageArea { count = imageArea - start }
-            if count > 0 { ConvRows.copy(plane + start, to: destination, count) }
-            if lo > 0 || hi < outWidth {
-                for oy in first..<last {
-                    let out = line + (oy - outRows.lowerBound) * outWidth
-                    ConvRows.zero(out, lo)
-                    ConvRows.zero(out + hi, outWidth - hi)
+        let bandLength = outRows.count * outWidth
+        withShiftedRuns(outRows: outRows) { runs in
+            var c = columnRows.lowerBound / kernelArea, t = columnRows.lowerBound % kernelArea
+            var line = col
+            for _ in columnRows {
+                let run = runs[t], plane = image + c * imageArea
+                ConvRows.zero(line, run.first * outWidth)
+                ConvRows.zero(line + run.last * outWidth, bandLength - run.last * outWidth)
+                if run.copyCount > 0 { ConvRows.copy(plane + run.copyFrom, to: line + run.copyTo, run.copyCount) }
+                if run.lo > 0 || run.hi < outWidth {
+                    for oy in run.first..<run.last {
+                        let out = line + oy * outWidth
+                        ConvRows.zero(out, run.lo)
+                        ConvRows.zero(out + run.hi, outWidth - run.hi)
+                    }
                 }
+                line += rowLength
+                t += 1
+                if t == kernelArea { t = 0; c += 1 }
             }
         }
+    }
+
+    /// Calls `body` with the `ShiftedRun` of every kernel offset for output rows `outRows`.
+    @inline(__always)
+    func withShiftedRuns(outRows: Range<Int>, _ body: (UnsafeMutableBufferPointer<ShiftedRun>) -> Void) {
+        withUnsafeTemporaryAllocation(of: ShiftedRun.self, capacity: kernelArea) { runs in
+            for t in 0..<kernelArea { runs.initializeElement(at: t, to: shiftedRun(offset: t, outRows: outRows)) }
+            body(runs)
+        }
+    }
+
+    /// Where the column row of kernel offset `t` (any channel) reads its image for output rows
+    /// `outRows` of a row-contiguous geometry.
+    func shiftedRun(offset t: Int, outRows: Range<Int>) -> ShiftedRun {
+        let ki = t / kw, kj = t % kw
+        let x0 = kj * dilationW - padLeft
+        let (validLo, validHi) = NN.validRange(count: outWidth, stride: 1, offset: x0, size: width)
+        let lo = Swift.min(validLo, outWidth), hi = Swift.min(Swift.max(validHi, lo), outWidth)
+        // Output rows oy read image row oy - padTop + ki * dilationH.
+        let shift = ki * dilationH - padTop
+        let first = Swift.min(Swift.max(outRows.lowerBound, -shift), outRows.upperBound)
+        let last = Swift.max(Swift.min(outRows.upperBound, height - shift), first)
+        var copyTo = (first - outRows.lowerBound) * outWidth
+        var copyFrom = (first + shift) * width + x0
+        var copyCount = (last - first) * width
+        // Clip the run to the plane: what falls outside it is padding, zeroed by im2col.
+        if copyFrom < 0 { copyTo += -copyFrom; copyCount += copyFrom; copyFrom = 0 }
+        if copyFrom + copyCount > imageArea { copyCount = imageArea - copyFrom }
+        // col2im's run starts at the first valid position of the band's first row and ends at
+        // the last valid one of its last row.
+        let adds = first < last && lo < hi
+        return ShiftedRun(first: first - outRows.lowerBound, last: last - outRows.lowerBound, lo: lo, hi: hi,
+                          copyTo: copyTo, copyFrom: copyFrom, copyCount: Swift.max(copyCount, 0),
+                          addFrom: (first - outRows.lowerBound) * outWidth + lo,
+                          addTo: (first + shift) * width + x0 + lo,
+                          addCount: adds ? (last - first - 1) * width + hi - lo : 0)
     }
 
     /// Adds the column matrix `col` (`[channels * kh * kw, outRows.count * outWidth]`) of output
@@ -106,33 +135,30 @@ struct ConvGeometry {
                 into image: UnsafeMutablePointer<Float>) {
         let rowLength = outRows.count * outWidth
         if isRowContiguous {
-            for row in 0..<(channels * kernelArea) {
-                let c = row / kernelArea, ki = (row % kernelArea) / kw, kj = row % kw
-                let plane = image + c * imageArea
-                let x0 = kj * dilationW - padLeft
-                let (validLo, validHi) = NN.validRange(count: outWidth, stride: 1, offset: x0, size: width)
-                let lo = Swift.min(validLo, outWidth), hi = Swift.min(Swift.max(validHi, lo), outWidth)
-                if hi <= lo { continue }
-                let line = col + row * rowLength
-                let shift = ki * dilationH - padTop
-                let first = Swift.min(Swift.max(outRows.lowerBound, -shift), outRows.upperBound)
-                let last = Swift.max(Swift.min(outRows.upperBound, height - shift), first)
-                guard first < last else { continue }
-                if lo > 0 || hi < outWidth {
-                    for oy in first..<last {
-                        let out = line + (oy - outRows.lowerBound) * outWidth
-                        for ox in 0..<lo { out[ox] = 0 }
-                        for ox in hi..<outWidth { out[ox] = 0 }
+            withShiftedRuns(outRows: outRows) { runs in
+                var c = 0, t = 0
+                var line = col
+                for _ in 0..<(channels * kernelArea) {
+                    let run = runs[t], plane = image + c * imageArea
+                    if run.addCount > 0 {
+                        if run.lo > 0 || run.hi < outWidth {
+                            for oy in run.first..<run.last {
+                                let out = line + oy * outWidth
+                                ConvRows.zero(out, run.lo)
+                                ConvRows.zero(out + run.hi, outWidth - run.hi)
+                            }
+                        }
+                        // The run starts at the first valid position of the band's first row
+                        // and ends at the last valid one of its last row: the padding positions
+                        // before and after it would land on pixels of the neighbouring bands,
+                        // which other workers are adding to at the same time (adding their
+                        // zero could undo those additions).
+                        ConvRows.add(UnsafePointer(line + run.addFrom), to: plane + run.addTo, run.addCount)
                     }
+                    line += rowLength
+                    t += 1
+                    if t == kernelArea { t = 0; c += 1 }
                 }
-                // The run starts at the first valid position of the band's first row and ends at
-                // the last valid one of its last row: the padding positions before and after it
-                // would land on pixels of the neighbouring bands, which other workers are adding
-                // to at the same time (adding their zero could undo those additions).
-                let source = UnsafePointer(line + (first - outRows.lowerBound) * outWidth + lo)
-                let start = (first + shift) * width + x0 + lo
-                let count = (last - first - 1) * width + hi - lo
-                ConvRows.add(source, to: plane + start, count)
             }
             return
         }
@@ -157,6 +183,18 @@ struct ConvGeometry {
             }
         }
     }
+}
+
+/// One kernel offset's column row in a band of output rows of a row-contiguous geometry (the
+/// same for every channel), in elements: `first..<last` are the band's rows (from 0) that read
+/// the image, `lo..<hi` the valid output columns; im2col copies `copyCount` elements from
+/// `copyFrom` in the plane to `copyTo` in the column row; col2im adds `addCount` elements from
+/// `addFrom` in the column row to `addTo` in the plane.
+struct ShiftedRun {
+    var first: Int, last: Int
+    var lo: Int, hi: Int
+    var copyTo: Int, copyFrom: Int, copyCount: Int
+    var addFrom: Int, addTo: Int, addCount: Int
 }
 
 /// Vectorised row kernels of im2col and col2im (eight lanes, unaligned loads).
