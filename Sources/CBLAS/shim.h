@@ -27,6 +27,22 @@ static inline void loupe_cpu_pause(void) {
 #endif
 }
 
+/* Non-temporal ("streaming") store of 16 floats to a 64-byte aligned address: the line goes to
+   memory without first being read into the cache, for outputs larger than the caches (a plain
+   store reads every line it writes). Swift sees loupe_float16 as SIMD16<Float>. Streaming stores
+   are weakly ordered: loupe_stream_fence() makes them visible before the worker reports done. */
+typedef float loupe_float16 __attribute__((ext_vector_type(16)));
+static inline void loupe_stream16(float *p, loupe_float16 v) {
+    __builtin_nontemporal_store(v, (loupe_float16 *)p);
+}
+static inline void loupe_stream_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 /* glibc allocator tuning (mallopt), used by LoupeTensor's storage to keep freed buffers. */
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>

@@ -84,6 +84,12 @@ extension Tensor {
             let r = layout.shape.count
             let inner = layout.shape[r - 1]
             let ia = layout.stridesA[r - 1], ib = layout.stridesB[r - 1]
+            if r == 1 && ia == 1 && ib == 1 && StreamingStores.pays(count: inner, destination: dst) {
+                StreamingStores.write(into: dst, count: inner) { offset, buffer, n in
+                    binaryRow(pa + offset, 1, pb + offset, 1, buffer, n, kernel)
+                }
+                return
+            }
             if r == 1 {
                 Parallel.forRanges(inner) { start, end in
                     binaryRow(pa + start * ia, ia, pb + start * ib, ib, dst + start, end - start, kernel)
@@ -180,6 +186,12 @@ extension Tensor {
         let src = UnsafePointer(source.storage.pointer + source.offset)
         let dst = result.storage.pointer
         withExtendedLifetime(source.storage) {
+            if StreamingStores.pays(count: result.count, destination: dst) {
+                StreamingStores.write(into: dst, count: result.count) { offset, buffer, n in
+                    for i in 0..<n { buffer[i] = kernel(src[offset + i]) }
+                }
+                return
+            }
             Parallel.forRanges(result.count) { start, end in
                 for i in start..<end { dst[i] = kernel(src[i]) }
             }

@@ -70,6 +70,20 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testLargeOutputsWrittenWithStreamingStores() throws {
+        // At least StreamingStores.minimumCount floats, not a whole number of blocks or vectors:
+        // the streamed path (one dimension or contiguous rows), and a broadcast that is not streamed.
+        let count = StreamingStores.minimumCount + 1_029
+        XCTAssertTrue(StreamingStores.pays(count: count, destination: Tensor.uninitialized([count]).storage.pointer))
+        for (sa, sb) in [([count], [count]), ([2_053, 2_053], [2_053, 2_053]), ([2_053, 2_053], [2_053])] as [([Int], [Int])] {
+            try checkArithmetic(sa, sb)
+        }
+        let v = values(count, scale: 0.37, shift: -9)
+        let x = try Tensor(shape: [count], scalars: v)
+        XCTAssertEqual(x.relu().scalars, v.map { $0 > 0 ? $0 : 0 })
+        XCTAssertEqual(x.negated().scalars, v.map { -$0 })
+    }
+
     func testArithmeticOnViews() throws {
         // A transposed view, a strided slice and an offset slice against contiguous operands.
         let base = try Tensor(shape: [37, 23], scalars: values(37 * 23))
