@@ -108,6 +108,9 @@ final class ConvBlockTests: XCTestCase {
         c = Case(); c.kh = 3; c.kw = 3; c.stride = (3, 2); c.padding = (2, 2, 0, 0); c.height = 20; list.append(c)
         c = Case(); c.width = 40; c.height = 5; c.channels = 3; list.append(c)        // wide rows (16-lane copies)
         c = Case(); c.width = 41; c.stride = (1, 2); c.channels = 2; c.outChannels = 3; list.append(c)
+        c = Case(); c.groups = 4; c.outChannels = 8; c.kh = 4; c.kw = 4; c.padding = (2, 1, 2, 1)
+        c.width = 21; list.append(c)                                                    // depthwise (2 per channel)
+        c.stride = (2, 2); c.outChannels = 4; list.append(c)                           // depthwise, stride 2
         return list
     }
 
